@@ -1,0 +1,364 @@
+//! Gazette's settings: compiled defaults, then `config/default.toml`, then
+//! `config/$GAZETTE_ENV.toml`, then `DATABASE_URL`, then `GAZETTE__SECTION__KEY`
+//! variables. Everything is parsed and checked here, once, so the rest of the
+//! program holds typed values; a bad value becomes one [`ConfigError`] line
+//! that names the key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The defaults compiled into the binary, so Gazette starts even without a
+/// `config/` folder. `config/default.toml` repeats them with comments.
+const COMPILED_DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration error: {0}")]
+    Invalid(String),
+    #[error("configuration error: {key}: {problem}")]
+    BadValue { key: &'static str, problem: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub mail: MailSettings,
+    pub site: SiteSettings,
+    #[serde(default)]
+    pub templates: TemplateSettings,
+    pub scheduling: SchedulingSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Public URL used in every link Gazette writes (emails, redirects).
+    pub base_url: String,
+    /// Signs unsubscribe and preference links and session cookies. When unset,
+    /// a random key is generated once and kept in the database, so every
+    /// instance sharing that database agrees on it.
+    #[serde(default)]
+    pub secret_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransportKind,
+    /// Where the `file` transport writes one `.eml` per message.
+    pub outbox_dir: PathBuf,
+    pub from: MailFrom,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// `mailto:` address offered in `List-Unsubscribe` besides the https URL.
+    #[serde(default)]
+    pub unsubscribe_mailto: Option<String>,
+    pub smtp: SmtpSettings,
+    pub concurrency: usize,
+    pub rate_per_second: u32,
+    pub max_attempts: u32,
+    pub bounce_threshold: u32,
+    #[serde(default)]
+    pub dkim: Option<DkimSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailFrom {
+    pub address: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    pub domain: String,
+    pub selector: String,
+    pub private_key_path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSettings {
+    pub name: String,
+    pub postal_address: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingSettings {
+    #[serde(with = "humantime_serde")]
+    pub catch_up_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Settings {
+    /// Reads the layers from `config_dir` and the process environment.
+    pub fn load(config_dir: &Path) -> Result<Settings, ConfigError> {
+        let env_name = std::env::var("GAZETTE_ENV").ok();
+        Self::load_with(config_dir, env_name.as_deref(), std::env::vars())
+    }
+
+    /// The same as [`Settings::load`] with the environment passed in, so tests
+    /// do not have to mutate the process environment.
+    pub fn load_with(
+        config_dir: &Path,
+        env_name: Option<&str>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(
+                COMPILED_DEFAULTS,
+                config::FileFormat::Toml,
+            ))
+            .add_source(config::File::from(config_dir.join("default.toml")).required(false));
+        if let Some(env_name) = env_name.filter(|name| !name.is_empty()) {
+            let file = config_dir.join(format!("{env_name}.toml"));
+            if !file.exists() {
+                return Err(ConfigError::BadValue {
+                    key: "GAZETTE_ENV",
+                    problem: format!("{} does not exist", file.display()),
+                });
+            }
+            builder = builder.add_source(config::File::from(file));
+        }
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        if let Some((_, url)) = vars.iter().find(|(key, _)| key == "DATABASE_URL") {
+            builder = builder
+                .set_override("database.url", url.as_str())
+                .map_err(|e| ConfigError::Invalid(one_line(&e.to_string())))?;
+        }
+        let gazette_vars: config::Map<String, String> = vars
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("GAZETTE__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("GAZETTE")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(gazette_vars))
+                .try_parsing(true),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Invalid(one_line(&e.to_string())))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let base = url::Url::parse(&self.server.base_url).map_err(|e| ConfigError::BadValue {
+            key: "server.base_url",
+            problem: format!("not a URL ({e})"),
+        })?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(ConfigError::BadValue {
+                key: "server.base_url",
+                problem: "must start with http:// or https://".into(),
+            });
+        }
+        bad_if(
+            self.database.max_connections == 0,
+            "database.max_connections",
+            "must be at least 1",
+        )?;
+        bad_if(
+            !self.mail.from.address.contains('@'),
+            "mail.from.address",
+            "must be an email address",
+        )?;
+        bad_if(
+            self.mail.concurrency == 0,
+            "mail.concurrency",
+            "must be at least 1",
+        )?;
+        bad_if(
+            self.mail.rate_per_second == 0,
+            "mail.rate_per_second",
+            "must be at least 1",
+        )?;
+        bad_if(
+            self.mail.max_attempts == 0,
+            "mail.max_attempts",
+            "must be at least 1",
+        )?;
+        bad_if(
+            self.mail.bounce_threshold == 0,
+            "mail.bounce_threshold",
+            "must be at least 1",
+        )?;
+        bad_if(
+            self.mail.smtp.pool_size == 0,
+            "mail.smtp.pool_size",
+            "must be at least 1",
+        )?;
+        bad_if(
+            self.mail.transport == MailTransportKind::Smtp && self.mail.smtp.host.is_empty(),
+            "mail.smtp.host",
+            "is required when mail.transport = \"smtp\"",
+        )?;
+        bad_if(
+            self.mail.smtp.username.is_some() != self.mail.smtp.password.is_some(),
+            "mail.smtp.password",
+            "mail.smtp.username and mail.smtp.password go together",
+        )?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
+            ConfigError::BadValue {
+                key: "log.level",
+                problem: one_line(&e.to_string()),
+            }
+        })?;
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash, ready for `format!("{}/path")`.
+    pub fn base_url(&self) -> &str {
+        self.server.base_url.trim_end_matches('/')
+    }
+}
+
+fn bad_if(condition: bool, key: &'static str, problem: &str) -> Result<(), ConfigError> {
+    if condition {
+        Err(ConfigError::BadValue {
+            key,
+            problem: problem.to_string(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Start-up errors are printed as one line; some library messages span several.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Settings::load_with(Path::new("/nonexistent"), None, vars)
+    }
+
+    #[test]
+    fn compiled_defaults_run_on_sqlite_with_file_mail() {
+        let settings = load(&[]).unwrap();
+        assert_eq!(settings.server.port, 8080);
+        assert_eq!(settings.mail.transport, MailTransportKind::File);
+        use secrecy::ExposeSecret;
+        assert!(settings.database.url.expose_secret().starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let settings = load(&[
+            ("GAZETTE__MAIL__SMTP__HOST", "relay.example.org"),
+            ("GAZETTE__MAIL__SMTP__POOL_SIZE", "7"),
+            ("GAZETTE__SERVER__PORT", "9000"),
+        ])
+        .unwrap();
+        assert_eq!(settings.mail.smtp.host, "relay.example.org");
+        assert_eq!(settings.mail.smtp.pool_size, 7);
+        assert_eq!(settings.server.port, 9000);
+    }
+
+    #[test]
+    fn database_url_variable_is_honoured() {
+        use secrecy::ExposeSecret;
+        let settings = load(&[("DATABASE_URL", "postgres://u@h/db")]).unwrap();
+        assert_eq!(settings.database.url.expose_secret(), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn bad_port_names_the_key_on_one_line() {
+        let err = load(&[("GAZETTE__SERVER__PORT", "abc")]).unwrap_err().to_string();
+        assert!(err.contains("server.port"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn bad_enum_and_url_are_refused() {
+        let err = load(&[("GAZETTE__MAIL__TRANSPORT", "pigeon")]).unwrap_err().to_string();
+        assert!(err.contains("mail.transport"), "{err}");
+        let err = load(&[("GAZETTE__SERVER__BASE_URL", "ftp://x")]).unwrap_err().to_string();
+        assert!(err.contains("server.base_url"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let settings = load(&[
+            ("GAZETTE__MAIL__SMTP__USERNAME", "user"),
+            ("GAZETTE__MAIL__SMTP__PASSWORD", "hunter2-secret"),
+        ])
+        .unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter2-secret"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Builds the running service from settings: the store (migrated), the HTTP
+//! server and the background workers, and stops them together. Tests build
+//! the same [`Application`] on port 0 and read the port it got.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::store::{Store, StoreError};
+use crate::web::{self, AppState};
+use actix_web::web::Data;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+    shutdown: CancellationToken,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// How long shutdown waits for in-flight work before giving up.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        let store = Store::connect(&settings.database).await?;
+        store.migrate().await?;
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                address: address.clone(),
+                source,
+            })?
+            .port();
+        let shutdown = CancellationToken::new();
+        let state = AppState {
+            settings: Arc::new(settings),
+            store: store.clone(),
+        };
+        web::metrics::prometheus();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(web::body_limit::refuse_large_bodies))
+                .wrap(from_fn(web::metrics::record_request))
+                .wrap(TracingLogger::default())
+                .app_data(web_data(&state))
+                .configure(web::extractor_configs)
+                .configure(web::routes)
+                .default_service(actix_web::web::to(web::pages::not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .listen(listener)
+        .map_err(|source| StartError::Bind { address, source })?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            store,
+            shutdown,
+            workers: Vec::new(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Cancelling this token stops the server and the workers gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled or, when
+    /// `stop_on_signals`, until SIGTERM or Ctrl-C; then lets in-flight
+    /// requests and sends finish.
+    pub async fn run(self, stop_on_signals: bool) -> std::io::Result<()> {
+        let Application {
+            server,
+            shutdown,
+            workers,
+            store,
+            ..
+        } = self;
+        let handle = server.handle();
+        let serving = tokio::spawn(server);
+        if stop_on_signals {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = termination_signal() => {
+                    tracing::info!("shutting down: finishing in-flight work");
+                    shutdown.cancel();
+                }
+            }
+        } else {
+            shutdown.cancelled().await;
+        }
+        handle.stop(true).await;
+        for worker in workers {
+            if tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err() {
+                tracing::warn!("a background worker did not stop in time");
+            }
+        }
+        let served = serving.await.unwrap_or(Ok(()));
+        store.close().await;
+        served
+    }
+}
+
+fn web_data(state: &AppState) -> Data<AppState> {
+    Data::new(state.clone())
+}
+
+async fn termination_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = sigterm.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,256 @@
+//! The database: one `sqlx::Any` pool over SQLite or PostgreSQL, chosen once
+//! from the URL scheme. SQL is written once with `$1, $2…` placeholders;
+//! timestamps are integer Unix milliseconds and flags 0/1 integers, because the
+//! Any driver only carries integers, floats, text and bytes. Code outside this
+//! module asks [`Store::backend`] only where one database has a better tool
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+
+use crate::config::DatabaseSettings;
+
+pub mod secrets;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database.url: {0}")]
+    BadUrl(String),
+    #[error("cannot open the SQLite database at {path}: {reason}")]
+    SqliteOpen { path: String, reason: String },
+    #[error("cannot connect to PostgreSQL at {target}: {reason}")]
+    PostgresConnect { target: String, reason: String },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("database did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+impl StoreError {
+    /// A unique-key violation, which callers often turn into "already there".
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Sql(e) if is_unique_violation(e))
+    }
+}
+
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the pool. SQLite files and their folder are created when missing;
+    /// a missing PostgreSQL database is created when the server allows it.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = settings.url.expose_secret();
+        let backend = backend_of(url)?;
+        let pool = match backend {
+            Backend::Sqlite => connect_sqlite(url, settings.max_connections).await?,
+            Backend::Postgres => connect_postgres(url, settings.max_connections).await?,
+        };
+        Ok(Store { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A cheap round trip for `/health`, bounded so a hung database answers
+    /// "unavailable" instead of hanging the probe.
+    pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
+        let probe = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(within, probe).await {
+            Ok(result) => result.map(|_| ()).map_err(StoreError::from),
+            Err(_) => Err(StoreError::Timeout(within)),
+        }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one time format in the database.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::BadUrl(
+            "must start with sqlite:// or postgres://".to_string(),
+        ))
+    }
+}
+
+async fn connect_sqlite(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl(e.to_string()))?;
+    let path = options.get_filename().to_path_buf();
+    let shown = path.display().to_string();
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| StoreError::SqliteOpen {
+            path: shown.clone(),
+            reason: format!("cannot create folder {}: {e}", folder.display()),
+        })?;
+    }
+    let any_url = sqlite_url_with_create(url);
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL lets the web server read while the delivery workers
+                // write; the busy timeout turns brief lock contention into
+                // waiting instead of SQLITE_BUSY errors.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                Ok(())
+            })
+        })
+        .connect(&any_url)
+        .await
+        .map_err(|e| StoreError::SqliteOpen {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+    check_writable(&pool, &path).await?;
+    Ok(pool)
+}
+
+/// SQLite opens read-only files without complaint and fails on the first
+/// write; fail at start instead, with the path in the message.
+async fn check_writable(pool: &AnyPool, path: &Path) -> Result<(), StoreError> {
+    let probe = async {
+        let mut tx = pool.begin().await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS _gazette_write_probe (x INTEGER)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DROP TABLE _gazette_write_probe")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    };
+    probe.await.map_err(|e| StoreError::SqliteOpen {
+        path: path.display().to_string(),
+        reason: format!("not writable: {e}"),
+    })
+}
+
+fn sqlite_url_with_create(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+async fn connect_postgres(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl(e.to_string()))?;
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    );
+    let open = || {
+        AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+    };
+    match open().await {
+        Ok(pool) => Ok(pool),
+        Err(e) if is_missing_database(&e) => {
+            create_postgres_database(&options).await.map_err(|reason| {
+                StoreError::PostgresConnect {
+                    target: target.clone(),
+                    reason,
+                }
+            })?;
+            open().await.map_err(|e| StoreError::PostgresConnect {
+                target,
+                reason: e.to_string(),
+            })
+        }
+        Err(e) => Err(StoreError::PostgresConnect {
+            target,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+fn is_missing_database(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"))
+}
+
+async fn create_postgres_database(options: &sqlx::postgres::PgConnectOptions) -> Result<(), String> {
+    use sqlx::Connection;
+    let Some(name) = options.get_database() else {
+        return Err("no database name in database.url".into());
+    };
+    let admin = options.clone().database("postgres");
+    let mut conn = sqlx::postgres::PgConnection::connect_with(&admin)
+        .await
+        .map_err(|e| {
+            format!(
+                "database \"{name}\" does not exist and Gazette could not connect to \"postgres\" to create it ({e}); create it with: createdb {name}"
+            )
+        })?;
+    let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+    match conn.execute(sqlx::AssertSqlSafe(statement)).await {
+        Ok(_) => Ok(()),
+        // another instance created it at the same moment
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
+        Err(e) => Err(format!(
+            "database \"{name}\" does not exist and could not be created ({e}); create it with: createdb {name}"
+        )),
+    }
+}

@@ -1,0 +1,64 @@
+//! Extractor configuration: every rejected body, query or path becomes an
+//! [`ApiError`] with a stable code instead of actix's plain-text default.
+
+use actix_web::error::{JsonPayloadError, UrlencodedError};
+use actix_web::web;
+
+use super::MAX_BODY_BYTES;
+use super::errors::{ApiError, ErrorCode};
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|error, _req| {
+            let api_error = match &error {
+                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                    too_large()
+                }
+                JsonPayloadError::ContentType => ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body as application/json",
+                ),
+                JsonPayloadError::Deserialize(e) if e.is_data() => {
+                    ApiError::new(ErrorCode::InvalidInput, format!("the JSON has the wrong shape: {e}"))
+                }
+                other => ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {other}")),
+            };
+            api_error.into()
+        })
+}
+
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|error, _req| {
+            let api_error = match &error {
+                UrlencodedError::Overflow { .. } => too_large(),
+                UrlencodedError::ContentType => ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the form as application/x-www-form-urlencoded",
+                ),
+                other => ApiError::new(ErrorCode::InvalidInput, format!("the form is not valid: {other}")),
+            };
+            api_error.into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _req| {
+        ApiError::new(ErrorCode::InvalidInput, format!("the query string is not valid: {error}")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, _req| {
+        ApiError::new(ErrorCode::NotFound, format!("no such resource: {error}")).into()
+    })
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024),
+    )
+}

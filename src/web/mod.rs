@@ -1,0 +1,44 @@
+//! The HTTP layer: one place that lists every route ([`routes`]), the shared
+//! [`AppState`], and the cross-cutting pieces (metrics, body limit, errors).
+//! Handlers stay thin: extract, parse into domain types, call the domain, map
+//! the result.
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::config::Settings;
+use crate::store::Store;
+
+pub mod body_limit;
+pub mod errors;
+pub mod extractors;
+pub mod health;
+pub mod metrics;
+pub mod pages;
+
+/// The largest request body Gazette reads; larger ones get a 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler can reach. Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+}
+
+/// Every route Gazette serves, in one list.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health::health))
+        .route("/metrics", web::get().to(metrics::metrics));
+}
+
+/// Extractor settings shared by the server and the tests: size limits and
+/// JSON errors in the shape of [`errors::ApiError`].
+pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .app_data(extractors::json_config())
+        .app_data(extractors::query_config())
+        .app_data(extractors::form_config())
+        .app_data(extractors::path_config());
+}
