@@ -338,16 +338,22 @@ mod tests {
 
     #[test]
     fn bad_port_names_the_key_on_one_line() {
-        let err = load(&[("GAZETTE__SERVER__PORT", "abc")]).unwrap_err().to_string();
+        let err = load(&[("GAZETTE__SERVER__PORT", "abc")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("server.port"), "{err}");
         assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]
     fn bad_enum_and_url_are_refused() {
-        let err = load(&[("GAZETTE__MAIL__TRANSPORT", "pigeon")]).unwrap_err().to_string();
+        let err = load(&[("GAZETTE__MAIL__TRANSPORT", "pigeon")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("mail.transport"), "{err}");
-        let err = load(&[("GAZETTE__SERVER__BASE_URL", "ftp://x")]).unwrap_err().to_string();
+        let err = load(&[("GAZETTE__SERVER__BASE_URL", "ftp://x")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("server.base_url"), "{err}");
     }
 

@@ -41,14 +41,28 @@ pub struct Application {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 impl Application {
+    /// Connects, migrates and binds `server.host:server.port`.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
-        let store = Store::connect(&settings.database).await?;
-        store.migrate().await?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartError::Bind {
             address: address.clone(),
             source,
         })?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// The same on a listener the caller bound, so tests can learn the port
+    /// before the settings (and the links in emails) are made.
+    pub async fn build_on(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> Result<Application, StartError> {
+        let store = Store::connect(&settings.database).await?;
+        store.migrate().await?;
+        let address = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let port = listener
             .local_addr()
             .map_err(|source| StartError::Bind {

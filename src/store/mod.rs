@@ -231,7 +231,9 @@ fn is_missing_database(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"))
 }
 
-async fn create_postgres_database(options: &sqlx::postgres::PgConnectOptions) -> Result<(), String> {
+async fn create_postgres_database(
+    options: &sqlx::postgres::PgConnectOptions,
+) -> Result<(), String> {
     use sqlx::Connection;
     let Some(name) = options.get_database() else {
         return Err("no database name in database.url".into());

@@ -30,10 +30,9 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidInput => ("invalid_input", StatusCode::UNPROCESSABLE_ENTITY),
             ErrorCode::MalformedJson => ("malformed_json", StatusCode::BAD_REQUEST),
-            ErrorCode::UnsupportedMediaType => (
-                "unsupported_media_type",
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ),
+            ErrorCode::UnsupportedMediaType => {
+                ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            }
             ErrorCode::PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
             ErrorCode::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
             ErrorCode::Forbidden => ("forbidden", StatusCode::FORBIDDEN),

@@ -12,17 +12,20 @@ pub fn json_config() -> web::JsonConfig {
         .limit(MAX_BODY_BYTES)
         .error_handler(|error, _req| {
             let api_error = match &error {
-                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                    too_large()
-                }
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => too_large(),
                 JsonPayloadError::ContentType => ApiError::new(
                     ErrorCode::UnsupportedMediaType,
                     "send the body as application/json",
                 ),
-                JsonPayloadError::Deserialize(e) if e.is_data() => {
-                    ApiError::new(ErrorCode::InvalidInput, format!("the JSON has the wrong shape: {e}"))
-                }
-                other => ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {other}")),
+                JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!("the JSON has the wrong shape: {e}"),
+                ),
+                other => ApiError::new(
+                    ErrorCode::MalformedJson,
+                    format!("the body is not valid JSON: {other}"),
+                ),
             };
             api_error.into()
         })
@@ -38,7 +41,10 @@ pub fn form_config() -> web::FormConfig {
                     ErrorCode::UnsupportedMediaType,
                     "send the form as application/x-www-form-urlencoded",
                 ),
-                other => ApiError::new(ErrorCode::InvalidInput, format!("the form is not valid: {other}")),
+                other => ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!("the form is not valid: {other}"),
+                ),
             };
             api_error.into()
         })
@@ -46,7 +52,11 @@ pub fn form_config() -> web::FormConfig {
 
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error, _req| {
-        ApiError::new(ErrorCode::InvalidInput, format!("the query string is not valid: {error}")).into()
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("the query string is not valid: {error}"),
+        )
+        .into()
     })
 }
 

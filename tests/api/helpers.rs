@@ -1,0 +1,269 @@
+//! The test harness: [`spawn_app`] starts Gazette on port 0 with a fresh
+//! database of the chosen [`Backend`], and [`both_databases!`] turns one test
+//! function into a SQLite test and a PostgreSQL test.
+//!
+//! PostgreSQL is the one at `GAZETTE_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); each test gets its own
+//! database, dropped afterwards. When it cannot be reached the test fails;
+//! only outside CI may `GAZETTE_TEST_SKIP_POSTGRES=1` skip those tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use gazette::config::Settings;
+use gazette::startup::Application;
+use gazette::store::Store;
+use sqlx::{Connection, Executor};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite::NAME` and `postgres::NAME` tests for each async
+/// `fn NAME(backend: Backend)` listed.
+#[macro_export]
+macro_rules! both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::helpers::skip_postgres() {
+                        return;
+                    }
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("GAZETTE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// True only outside CI when the developer asked to skip PostgreSQL.
+pub fn skip_postgres() -> bool {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let asked = std::env::var("GAZETTE_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1");
+    if asked && !in_ci {
+        eprintln!("skipping a PostgreSQL test: GAZETTE_TEST_SKIP_POSTGRES=1");
+        return true;
+    }
+    false
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub pg_name: Option<String>,
+    dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}/gazette.db", dir.path().display());
+                TestDb {
+                    backend,
+                    url,
+                    pg_name: None,
+                    dir,
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let mut conn = sqlx::postgres::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "PostgreSQL is not reachable at {admin}: {e}. Start it \
+                             (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) \
+                             or, outside CI only, set GAZETTE_TEST_SKIP_POSTGRES=1"
+                        )
+                    });
+                let name = format!("gazette_test_{}", random_suffix());
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .expect("create test database");
+                let options =
+                    sqlx::postgres::PgConnectOptions::from_str(&admin).expect("admin url");
+                let url = format!(
+                    "postgres://{}@{}:{}/{}",
+                    options.get_username(),
+                    options.get_host(),
+                    options.get_port(),
+                    name
+                );
+                TestDb {
+                    backend,
+                    url,
+                    pg_name: Some(name),
+                    dir,
+                }
+            }
+        }
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop runs outside async code: a short-lived runtime on its own
+        // thread does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut conn) =
+                    sqlx::postgres::PgConnection::connect(&postgres_admin_url()).await
+                {
+                    let _ = conn
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect()
+}
+
+/// Settings for a test app: compiled defaults, the test database, port and
+/// base URL of `listener`, mail into a temporary outbox, quiet logs.
+pub fn test_settings(db: &TestDb, port: u16) -> Settings {
+    let outbox = db.dir().join("outbox");
+    let vars = vec![
+        ("DATABASE_URL".to_string(), db.url.clone()),
+        ("GAZETTE__SERVER__PORT".to_string(), port.to_string()),
+        (
+            "GAZETTE__SERVER__BASE_URL".to_string(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        (
+            "GAZETTE__MAIL__OUTBOX_DIR".to_string(),
+            outbox.display().to_string(),
+        ),
+        (
+            "GAZETTE__DATABASE__MAX_CONNECTIONS".to_string(),
+            "5".to_string(),
+        ),
+    ];
+    Settings::load_with(std::path::Path::new("/nonexistent"), None, vars).expect("test settings")
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub settings: Settings,
+    pub db: TestDb,
+    shutdown: CancellationToken,
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts an app after letting the test adjust its settings.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDb::create(backend).await;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let port = listener.local_addr().expect("local addr").port();
+    let mut settings = test_settings(&db, port);
+    adjust(&mut settings);
+    let app = Application::build_on(settings.clone(), listener)
+        .await
+        .expect("application starts");
+    let store = app.store().clone();
+    let shutdown = app.shutdown_token();
+    let running = tokio::spawn(app.run(false));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("http client");
+    TestApp {
+        backend,
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client,
+        store,
+        settings,
+        db,
+        shutdown,
+        running: Some(running),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Stops the app gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
