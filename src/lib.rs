@@ -4,7 +4,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod delivery;
+pub mod links;
+pub mod newsletters;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod web;

@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
+use crate::delivery::outbox::MailWaker;
+use crate::links::LinkSigner;
 use crate::store::{Store, StoreError};
 use crate::web::{self, AppState};
 use actix_web::web::Data;
@@ -22,6 +24,8 @@ use actix_web::web::Data;
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Templates(#[from] crate::templates::TemplatesLoadError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -70,10 +74,15 @@ impl Application {
                 source,
             })?
             .port();
+        let templates = Arc::new(crate::templates::load(settings.templates.dir.as_deref())?);
+        let links = LinkSigner::new(&signing_key(&settings, &store).await?, settings.base_url());
         let shutdown = CancellationToken::new();
         let state = AppState {
             settings: Arc::new(settings),
             store: store.clone(),
+            templates,
+            links,
+            mail_waker: MailWaker::default(),
         };
         web::metrics::prometheus();
         let server = HttpServer::new(move || {
@@ -146,6 +155,16 @@ impl Application {
         let served = serving.await.unwrap_or(Ok(()));
         store.close().await;
         served
+    }
+}
+
+/// The key for signed links: `server.secret_key` when set, else the one
+/// generated and kept in the database.
+async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, StoreError> {
+    use secrecy::ExposeSecret;
+    match &settings.server.secret_key {
+        Some(key) if !key.expose_secret().is_empty() => Ok(key.expose_secret().as_bytes().to_vec()),
+        _ => store.secret("link_signing_key").await,
     }
 }
 

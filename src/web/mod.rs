@@ -7,15 +7,21 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use email_templates::Templates;
+
 use crate::config::Settings;
+use crate::delivery::outbox::MailWaker;
+use crate::links::LinkSigner;
 use crate::store::Store;
 
+pub mod api;
 pub mod body_limit;
 pub mod errors;
 pub mod extractors;
 pub mod health;
 pub mod metrics;
 pub mod pages;
+pub mod public;
 
 /// The largest request body Gazette reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -25,12 +31,17 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
+    pub templates: Arc<Templates>,
+    pub links: LinkSigner,
+    pub mail_waker: MailWaker,
 }
 
 /// Every route Gazette serves, in one list.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
-        .route("/metrics", web::get().to(metrics::metrics));
+        .route("/metrics", web::get().to(metrics::metrics))
+        .configure(public::routes)
+        .configure(api::routes);
 }
 
 /// Extractor settings shared by the server and the tests: size limits and

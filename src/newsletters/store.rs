@@ -1,0 +1,104 @@
+//! Reading and writing newsletters.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::store::{Store, StoreError, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Newsletter {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub locale: String,
+    pub sender_name: Option<String>,
+    pub reply_to: Option<String>,
+    pub max_stories: i64,
+    /// Comma-separated tag filter; empty means every story.
+    pub tags: String,
+    pub review_before_send: bool,
+    pub skip_when_empty: bool,
+    pub schedule: Option<String>,
+    pub timezone: String,
+    pub paused: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const NEWSLETTER_COLUMNS: &str = "id, slug, name, description, locale, sender_name, reply_to, \
+     max_stories, tags, review_before_send, skip_when_empty, schedule, timezone, paused, \
+     created_at, updated_at";
+
+impl Newsletter {
+    pub fn from_row(row: &AnyRow) -> Result<Newsletter, sqlx::Error> {
+        Ok(Newsletter {
+            id: row.try_get("id")?,
+            slug: row.try_get("slug")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            locale: row.try_get("locale")?,
+            sender_name: row.try_get("sender_name")?,
+            reply_to: row.try_get("reply_to")?,
+            max_stories: row.try_get("max_stories")?,
+            tags: row.try_get("tags")?,
+            review_before_send: row.try_get::<i64, _>("review_before_send")? != 0,
+            skip_when_empty: row.try_get::<i64, _>("skip_when_empty")? != 0,
+            schedule: row.try_get("schedule")?,
+            timezone: row.try_get("timezone")?,
+            paused: row.try_get::<i64, _>("paused")? != 0,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+/// The minimum to create a newsletter; the rest takes its defaults.
+#[derive(Debug, Clone)]
+pub struct NewNewsletter<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub locale: &'a str,
+}
+
+impl Store {
+    pub async fn create_newsletter(
+        &self,
+        new: &NewNewsletter<'_>,
+    ) -> Result<Newsletter, StoreError> {
+        let now = now_ms();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO newsletters (slug, name, locale, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING {NEWSLETTER_COLUMNS}"
+        )))
+        .bind(new.slug)
+        .bind(new.name)
+        .bind(new.locale)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Newsletter::from_row(&row)?)
+    }
+
+    pub async fn newsletter_by_slug(&self, slug: &str) -> Result<Option<Newsletter>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NEWSLETTER_COLUMNS} FROM newsletters WHERE slug = $1"
+        )))
+        .bind(slug)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(Newsletter::from_row).transpose()?)
+    }
+
+    pub async fn newsletters(&self) -> Result<Vec<Newsletter>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NEWSLETTER_COLUMNS} FROM newsletters ORDER BY name"
+        )))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(Newsletter::from_row)
+            .collect::<Result<_, _>>()?)
+    }
+}
