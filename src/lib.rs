@@ -7,6 +7,7 @@ pub mod config;
 pub mod delivery;
 pub mod links;
 pub mod newsletters;
+pub mod scheduling;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

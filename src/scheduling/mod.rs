@@ -1,0 +1,9 @@
+//! Scheduling: when each newsletter's digests fire. Slots are computed here
+//! from the newsletter's cron expression in its own timezone; the unique
+//! (newsletter, slot) key on issues, not the timer, makes each slot fire
+//! once across instances and restarts.
+
+pub mod cron;
+pub mod schedule;
+
+pub use schedule::{Schedule, ScheduleError};
