@@ -33,6 +33,47 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit
     Migrate,
+    /// Create, revoke and list API tokens
+    Token {
+        #[command(subcommand)]
+        command: crate::api_tokens::cli::TokenCommand,
+    },
+    /// Add, show and list newsletters
+    Newsletter {
+        #[command(subcommand)]
+        command: crate::newsletters::cli::NewsletterCommand,
+    },
+    /// Add, list and poll RSS, Atom and JSON feeds of stories
+    Feed {
+        #[command(subcommand)]
+        command: crate::feeds::cli::FeedCommand,
+    },
+    /// Preview or send a newsletter's digest
+    Digest {
+        #[command(subcommand)]
+        command: crate::issues::cli::DigestCommand,
+    },
+}
+
+/// Input a command refused: printed as one line, exit code 2, nothing
+/// stored.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// A stored time (Unix ms) for terminal output.
+pub fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// The store for a one-shot command, migrated so it works on a fresh
+/// database too.
+async fn command_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database).await?;
+    store.migrate().await?;
+    Ok(store)
 }
 
 /// Exit code for a configuration error, distinct from runtime failures.
@@ -50,9 +91,29 @@ pub async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
+        Command::Token { command } => match command_store(&settings).await {
+            Ok(store) => crate::api_tokens::cli::run(&store, command).await,
+            Err(error) => Err(error),
+        },
+        Command::Newsletter { command } => match command_store(&settings).await {
+            Ok(store) => crate::newsletters::cli::run(&store, command).await,
+            Err(error) => Err(error),
+        },
+        Command::Feed { command } => match command_store(&settings).await {
+            Ok(store) => crate::feeds::cli::run(&store, command).await,
+            Err(error) => Err(error),
+        },
+        Command::Digest { command } => match command_store(&settings).await {
+            Ok(store) => crate::issues::cli::run(&store, &settings, command).await,
+            Err(error) => Err(error),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.downcast_ref::<BadInput>().is_some() => {
+            eprintln!("{error}");
+            ExitCode::from(EXIT_CONFIG)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

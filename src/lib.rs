@@ -2,14 +2,18 @@
 //! opt-in, editors schedule digests of the site's stories, and one durable
 //! outbox delivers every email over SMTP.
 
+pub mod api_tokens;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod feeds;
+pub mod issues;
 pub mod links;
 pub mod newsletters;
 pub mod scheduling;
 pub mod startup;
 pub mod store;
+pub mod stories;
 pub mod telemetry;
 pub mod templates;
 pub mod web;

@@ -100,12 +100,13 @@ impl Application {
         .listen(listener)
         .map_err(|source| StartError::Bind { address, source })?
         .run();
+        let feed_poller = tokio::spawn(crate::feeds::poller::run(store.clone(), shutdown.clone()));
         Ok(Application {
             port,
             server,
             store,
             shutdown,
-            workers: Vec::new(),
+            workers: vec![feed_poller],
         })
     }
 

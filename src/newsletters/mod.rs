@@ -1,5 +1,61 @@
 //! Newsletters: what a visitor subscribes to and what a digest is sent for.
+//! [`settings`] parses and checks what editors set; [`create_newsletter`]
+//! and [`update_newsletter`] are the one way the API and the CLI change
+//! them.
 
+pub mod cli;
+pub mod settings;
 pub mod store;
 
+pub use settings::{InvalidSettings, NewsletterInput, NewsletterSettings, NextRun, next_runs};
 pub use store::Newsletter;
+
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NewsletterError {
+    #[error("invalid newsletter: {0}")]
+    Invalid(#[from] InvalidSettings),
+    #[error("a newsletter with the slug {0:?} already exists")]
+    SlugTaken(String),
+    #[error("no newsletter with the slug {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks `input` and stores a new newsletter.
+pub async fn create_newsletter(
+    store: &Store,
+    input: NewsletterInput,
+) -> Result<Newsletter, NewsletterError> {
+    let settings = NewsletterSettings::parse_new(input)?;
+    match store.insert_newsletter(&settings).await {
+        Ok(newsletter) => Ok(newsletter),
+        Err(error) if error.is_unique_violation() => Err(NewsletterError::SlugTaken(
+            settings.slug.as_str().to_string(),
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Applies the fields given in `input` to the newsletter `slug`.
+pub async fn update_newsletter(
+    store: &Store,
+    slug: &str,
+    input: NewsletterInput,
+) -> Result<Newsletter, NewsletterError> {
+    let current = find_newsletter(store, slug).await?;
+    let settings = NewsletterSettings::of(&current).apply(input)?;
+    store
+        .update_newsletter(current.id, &settings)
+        .await?
+        .ok_or_else(|| NewsletterError::NotFound(slug.to_string()))
+}
+
+pub async fn find_newsletter(store: &Store, slug: &str) -> Result<Newsletter, NewsletterError> {
+    store
+        .newsletter_by_slug(slug)
+        .await?
+        .ok_or_else(|| NewsletterError::NotFound(slug.to_string()))
+}

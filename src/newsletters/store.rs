@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::settings::NewsletterSettings;
 use crate::store::{Store, StoreError, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,5 +101,81 @@ impl Store {
             .iter()
             .map(Newsletter::from_row)
             .collect::<Result<_, _>>()?)
+    }
+}
+
+impl Store {
+    /// Inserts a newsletter with every setting; a taken slug is a unique
+    /// violation the caller reports as a conflict.
+    pub async fn insert_newsletter(
+        &self,
+        settings: &NewsletterSettings,
+    ) -> Result<Newsletter, StoreError> {
+        let now = now_ms();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO newsletters (slug, name, description, locale, sender_name, reply_to, \
+             max_stories, tags, review_before_send, skip_when_empty, schedule, timezone, paused, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+             RETURNING {NEWSLETTER_COLUMNS}"
+        )))
+        .bind(settings.slug.as_str())
+        .bind(&settings.name)
+        .bind(&settings.description)
+        .bind(settings.locale.as_str())
+        .bind(settings.sender_name.as_deref())
+        .bind(settings.reply_to.as_deref())
+        .bind(settings.max_stories)
+        .bind(settings.tags.to_column())
+        .bind(i64::from(settings.review_before_send))
+        .bind(i64::from(settings.skip_when_empty))
+        .bind(settings.schedule.as_deref())
+        .bind(&settings.timezone)
+        .bind(i64::from(settings.paused))
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Newsletter::from_row(&row)?)
+    }
+
+    /// Replaces every setting of newsletter `id` (the slug stays).
+    pub async fn update_newsletter(
+        &self,
+        id: i64,
+        settings: &NewsletterSettings,
+    ) -> Result<Option<Newsletter>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE newsletters SET name = $1, description = $2, locale = $3, sender_name = $4, \
+             reply_to = $5, max_stories = $6, tags = $7, review_before_send = $8, \
+             skip_when_empty = $9, schedule = $10, timezone = $11, paused = $12, updated_at = $13 \
+             WHERE id = $14 RETURNING {NEWSLETTER_COLUMNS}"
+        )))
+        .bind(&settings.name)
+        .bind(&settings.description)
+        .bind(settings.locale.as_str())
+        .bind(settings.sender_name.as_deref())
+        .bind(settings.reply_to.as_deref())
+        .bind(settings.max_stories)
+        .bind(settings.tags.to_column())
+        .bind(i64::from(settings.review_before_send))
+        .bind(i64::from(settings.skip_when_empty))
+        .bind(settings.schedule.as_deref())
+        .bind(&settings.timezone)
+        .bind(i64::from(settings.paused))
+        .bind(now_ms())
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(Newsletter::from_row).transpose()?)
+    }
+
+    pub async fn newsletter_by_id(&self, id: i64) -> Result<Option<Newsletter>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NEWSLETTER_COLUMNS} FROM newsletters WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(Newsletter::from_row).transpose()?)
     }
 }

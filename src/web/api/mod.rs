@@ -2,4 +2,16 @@
 
 use actix_web::web;
 
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
+pub mod auth;
+pub mod feeds;
+pub mod issues;
+pub mod newsletters;
+pub mod stories;
+pub mod views;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(newsletters::routes)
+        .configure(stories::routes)
+        .configure(issues::routes)
+        .configure(feeds::routes);
+}

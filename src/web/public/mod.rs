@@ -3,4 +3,8 @@
 
 use actix_web::web;
 
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
+pub mod archive;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(archive::routes);
+}

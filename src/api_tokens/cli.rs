@@ -1,0 +1,69 @@
+//! `gazette token create|revoke|list`.
+
+use clap::Subcommand;
+
+use super::ApiTokenError;
+use crate::cli::BadInput;
+use crate::store::Store;
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token and print it once (store it now: it is never shown again)
+    Create {
+        /// A name saying who uses it, for example "cms"
+        name: String,
+    },
+    /// Revoke a token by name or id
+    Revoke {
+        /// The token's name or id
+        which: String,
+    },
+    /// List tokens (names, dates; never the tokens themselves)
+    List,
+}
+
+pub async fn run(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { name } => {
+            let issued = store.create_api_token(&name).await.map_err(bad_input)?;
+            eprintln!(
+                "created API token {:?} (id {}); it is shown once, store it now:",
+                issued.token.name, issued.token.id
+            );
+            println!("{}", issued.secret);
+        }
+        TokenCommand::Revoke { which } => {
+            let token = store.revoke_api_token(&which).await.map_err(bad_input)?;
+            println!("revoked API token {:?} (id {})", token.name, token.id);
+        }
+        TokenCommand::List => {
+            for token in store.api_tokens().await? {
+                let state = if token.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let used = token
+                    .last_used_at
+                    .map(crate::cli::format_ms)
+                    .unwrap_or_else(|| "never".to_string());
+                println!(
+                    "{}\t{}\t{}\tcreated {}\tlast used {}",
+                    token.id,
+                    token.name,
+                    state,
+                    crate::cli::format_ms(token.created_at),
+                    used
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bad_input(error: ApiTokenError) -> anyhow::Error {
+    match error {
+        ApiTokenError::Store(e) => e.into(),
+        other => BadInput(other.to_string()).into(),
+    }
+}

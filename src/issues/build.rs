@@ -1,0 +1,243 @@
+//! Building an issue: choose the stories published since the newsletter's
+//! previous issue that no issue of this newsletter carried yet, filtered by
+//! the newsletter's tags, newest first, at most `max_stories`; record them in
+//! order. The unique (newsletter, story) key makes "never twice in one
+//! newsletter" a fact of the database, and the unique (newsletter, slot)
+//! key makes a scheduled slot produce one issue however many instances
+//! fire it.
+
+use sqlx::AnyConnection;
+
+use super::store::{ISSUE_COLUMNS, Issue};
+use super::{IssueError, IssueStatus};
+use crate::newsletters::Newsletter;
+use crate::newsletters::settings::Tags;
+use crate::store::{Store, StoreError, now_ms};
+use crate::stories::Story;
+use crate::stories::clean::truncate;
+use crate::stories::store::STORY_COLUMNS;
+
+/// The longest default subject taken from a story title.
+pub const MAX_SUBJECT: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildOutcome {
+    /// A draft with its stories (possibly none, when the newsletter keeps
+    /// empty issues).
+    Built(Issue),
+    /// Nothing new: recorded as `skipped` with the reason.
+    Skipped(Issue),
+    /// An issue for this slot exists already (built by another instance or
+    /// an earlier run); its id.
+    AlreadyExists(i64),
+}
+
+/// Tries again when a concurrent build took some of the same stories first.
+const BUILD_TRIES: usize = 3;
+
+/// Builds an issue of `newsletter` now; `slot` is the schedule slot (Unix
+/// ms) it is for, `None` for an editor's "build now".
+pub async fn build_issue(
+    store: &Store,
+    newsletter: &Newsletter,
+    slot: Option<i64>,
+) -> Result<BuildOutcome, IssueError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match try_build(store, newsletter, slot).await {
+            Err(Attempt::SlotTaken) => {
+                // The slot was taken: report the existing issue.
+                let existing = match slot {
+                    Some(slot) => store.issue_for_slot(newsletter.id, slot).await?,
+                    None => None,
+                };
+                return match existing {
+                    Some(issue) => Ok(BuildOutcome::AlreadyExists(issue.id)),
+                    None if tries < BUILD_TRIES => continue,
+                    None => Err(IssueError::Store(StoreError::Sql(sqlx::Error::Protocol(
+                        "issue slot taken but not found".into(),
+                    )))),
+                };
+            }
+            Err(Attempt::Failed(error)) if error.is_unique_violation() && tries < BUILD_TRIES => {
+                continue;
+            }
+            Err(Attempt::Failed(error)) => return Err(error.into()),
+            Ok(outcome) => return Ok(outcome),
+        }
+    }
+}
+
+enum Attempt {
+    SlotTaken,
+    Failed(StoreError),
+}
+
+impl From<sqlx::Error> for Attempt {
+    fn from(error: sqlx::Error) -> Attempt {
+        Attempt::Failed(StoreError::Sql(error))
+    }
+}
+
+async fn try_build(
+    store: &Store,
+    newsletter: &Newsletter,
+    slot: Option<i64>,
+) -> Result<BuildOutcome, Attempt> {
+    let now = now_ms();
+    let mut tx = store.pool().begin().await?;
+    // The issue row first: it takes the write lock at once on SQLite and
+    // settles the slot before any work is done.
+    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
+        "INSERT INTO issues (newsletter_id, slot_at, status, subject, created_at, updated_at) \
+         VALUES ($1, $2, 'draft', '', $3, $3) RETURNING id",
+    )
+    .bind(newsletter.id)
+    .bind(slot)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    let issue_id = match inserted {
+        Ok(id) => id,
+        Err(error) if crate::store::is_unique_violation(&error) => return Err(Attempt::SlotTaken),
+        Err(error) => return Err(error.into()),
+    };
+    let since = window_start(&mut tx, newsletter, issue_id).await?;
+    let stories = select_stories(&mut tx, newsletter, since, now).await?;
+    for (position, story) in stories.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO issue_stories (issue_id, newsletter_id, story_id, position) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(issue_id)
+        .bind(newsletter.id)
+        .bind(story.id)
+        .bind(position as i64)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let skip = stories.is_empty() && newsletter.skip_when_empty;
+    let (status, skip_reason) = if skip {
+        (
+            IssueStatus::Skipped,
+            Some("no new stories since the previous issue"),
+        )
+    } else {
+        (IssueStatus::Draft, None)
+    };
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE issues SET status = $1, subject = $2, skip_reason = $3 WHERE id = $4 \
+         RETURNING {ISSUE_COLUMNS}"
+    )))
+    .bind(status.as_str())
+    .bind(default_subject(newsletter, &stories))
+    .bind(skip_reason)
+    .bind(issue_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let issue = Issue::from_row(&row)?;
+    tx.commit().await?;
+    Ok(if skip {
+        BuildOutcome::Skipped(issue)
+    } else {
+        BuildOutcome::Built(issue)
+    })
+}
+
+/// The top story's title, or the newsletter's name for an empty issue.
+fn default_subject(newsletter: &Newsletter, stories: &[Story]) -> String {
+    let title = stories
+        .first()
+        .map(|story| story.title.as_str())
+        .unwrap_or(&newsletter.name);
+    truncate(title, MAX_SUBJECT)
+}
+
+/// Stories count from the creation of the newsletter's previous issue that
+/// went or may go out (skipped, missed and cancelled ones do not count), or
+/// from the newsletter's creation for its first issue.
+async fn window_start(
+    conn: &mut AnyConnection,
+    newsletter: &Newsletter,
+    exclude_issue: i64,
+) -> Result<i64, sqlx::Error> {
+    let previous: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(created_at) FROM issues WHERE newsletter_id = $1 AND id <> $2 \
+         AND status NOT IN ('skipped', 'missed', 'cancelled')",
+    )
+    .bind(newsletter.id)
+    .bind(exclude_issue)
+    .fetch_one(conn)
+    .await?;
+    Ok(previous.unwrap_or(newsletter.created_at))
+}
+
+/// What an issue built now would carry, without building it (dry runs).
+pub async fn candidate_stories(
+    store: &Store,
+    newsletter: &Newsletter,
+) -> Result<Vec<Story>, IssueError> {
+    let mut conn = store.pool().acquire().await?;
+    let since = window_start(&mut conn, newsletter, 0).await?;
+    Ok(select_stories(&mut conn, newsletter, since, now_ms()).await?)
+}
+
+/// The selection itself: published in (since, until], visible, in no issue
+/// of this newsletter yet, matching one of its tags when it has any; newest
+/// first, at most `max_stories`.
+async fn select_stories(
+    conn: &mut AnyConnection,
+    newsletter: &Newsletter,
+    since: i64,
+    until: i64,
+) -> Result<Vec<Story>, sqlx::Error> {
+    let tags = Tags::from_column(&newsletter.tags);
+    let mut sql = format!(
+        "SELECT {STORY_COLUMNS} FROM stories s \
+         WHERE s.published_at > $1 AND s.published_at <= $2 AND s.hidden = 0 \
+         AND NOT EXISTS (SELECT 1 FROM issue_stories x \
+                         WHERE x.newsletter_id = $3 AND x.story_id = s.id)"
+    );
+    if !tags.is_empty() {
+        // Tags are stored comma-separated: ",a,b," contains ",a,".
+        let matches: Vec<String> = (0..tags.as_slice().len())
+            .map(|i| format!("(',' || s.tags || ',') LIKE ${} ESCAPE '\\'", i + 5))
+            .collect();
+        sql.push_str(&format!(" AND ({})", matches.join(" OR ")));
+    }
+    sql.push_str(" ORDER BY s.published_at DESC, s.id DESC LIMIT $4");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(since)
+        .bind(until)
+        .bind(newsletter.id)
+        .bind(newsletter.max_stories.clamp(1, 100));
+    for tag in tags.as_slice() {
+        query = query.bind(format!("%,{},%", escape_like(tag)));
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(Story::from_row).collect()
+}
+
+/// Escapes LIKE's wildcards so a tag matches only itself.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
+    }
+}

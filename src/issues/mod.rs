@@ -1,0 +1,93 @@
+//! Issues (digests): one newsletter's selection of stories, built by
+//! [`build::build_issue`] (by the scheduler at a slot, or by an editor now),
+//! edited while it is a draft ([`edit`]), then sent by fanning it out into
+//! the outbox in one statement ([`send`]). [`render`] turns an issue into
+//! the email design's input for previews, test sends and the archive.
+//!
+//! Life of an issue: `draft` → `sending` → `sent`, or `skipped` (nothing
+//! new), `cancelled`, or `missed` (a slot the scheduler gave up on).
+
+pub mod build;
+pub mod cli;
+pub mod edit;
+pub mod render;
+pub mod send;
+pub mod store;
+
+use std::fmt;
+
+pub use build::{BuildOutcome, build_issue};
+pub use store::{DeliveryCounts, Issue, IssueContent};
+
+use crate::newsletters::NewsletterError;
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueStatus {
+    Draft,
+    Sending,
+    Sent,
+    Cancelled,
+    Skipped,
+    Missed,
+}
+
+impl IssueStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueStatus::Draft => "draft",
+            IssueStatus::Sending => "sending",
+            IssueStatus::Sent => "sent",
+            IssueStatus::Cancelled => "cancelled",
+            IssueStatus::Skipped => "skipped",
+            IssueStatus::Missed => "missed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<IssueStatus> {
+        Some(match raw {
+            "draft" => IssueStatus::Draft,
+            "sending" => IssueStatus::Sending,
+            "sent" => IssueStatus::Sent,
+            "cancelled" => IssueStatus::Cancelled,
+            "skipped" => IssueStatus::Skipped,
+            "missed" => IssueStatus::Missed,
+            _ => return None,
+        })
+    }
+
+    /// Whether subscribers may have it: the archive shows these.
+    pub fn is_published(self) -> bool {
+        matches!(self, IssueStatus::Sending | IssueStatus::Sent)
+    }
+}
+
+impl fmt::Display for IssueStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("no issue with id {0}")]
+    NotFound(i64),
+    #[error("the issue is {0}; only a draft can be edited")]
+    NotDraft(IssueStatus),
+    #[error("the issue is {0}; it cannot be {1}")]
+    WrongStatus(IssueStatus, &'static str),
+    #[error("invalid issue: {0}")]
+    Invalid(#[from] edit::InvalidEdit),
+    #[error(transparent)]
+    Newsletter(#[from] NewsletterError),
+    #[error("cannot render the issue: {0}")]
+    Render(#[from] email_templates::TemplateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for IssueError {
+    fn from(error: sqlx::Error) -> IssueError {
+        IssueError::Store(StoreError::Sql(error))
+    }
+}

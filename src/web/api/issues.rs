@@ -1,0 +1,178 @@
+//! `/api/issues/{id}`: read an issue with its delivery counts, edit a
+//! draft, send, cancel, test-send, and preview it (HTML, text, or a JSON
+//! report of its size against Gmail's clipping limit).
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::auth::ApiClient;
+use super::views::IssueView;
+use crate::issues::edit::{DraftEdit, edit_draft};
+use crate::issues::render::{self, GMAIL_CLIP_BYTES};
+use crate::issues::send::{TestSendContext, cancel_issue, send_issue, send_test};
+use crate::issues::{Issue, IssueError, IssueStatus};
+use crate::store::Store;
+use crate::web::AppState;
+use crate::web::errors::{ApiError, ErrorCode};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/issues/{id}", web::get().to(show))
+        .route("/api/issues/{id}", web::put().to(edit))
+        .route("/api/issues/{id}/send", web::post().to(send))
+        .route("/api/issues/{id}/cancel", web::post().to(cancel))
+        .route("/api/issues/{id}/test", web::post().to(test_send))
+        .route("/api/issues/{id}/preview", web::get().to(preview));
+}
+
+impl From<IssueError> for ApiError {
+    fn from(error: IssueError) -> ApiError {
+        match error {
+            IssueError::NotFound(_) => ApiError::new(ErrorCode::NotFound, error.to_string()),
+            IssueError::NotDraft(_) | IssueError::WrongStatus(..) => {
+                ApiError::new(ErrorCode::Conflict, error.to_string())
+            }
+            IssueError::Invalid(invalid) => {
+                let mut api =
+                    ApiError::new(ErrorCode::InvalidInput, "the request has invalid fields");
+                for (field, problem) in invalid.fields {
+                    api = api.with_field(field, problem);
+                }
+                api
+            }
+            IssueError::Newsletter(e) => e.into(),
+            IssueError::Render(e) => ApiError::internal(&e),
+            IssueError::Store(e) => ApiError::internal(&e),
+        }
+    }
+}
+
+/// The issue as JSON, with its stories and counts. A sending issue whose
+/// rows are all done is marked sent on the way (cheap, and it means the
+/// status is right even before a worker gets to it).
+pub async fn issue_response(store: &Store, mut issue: Issue) -> Result<IssueView, IssueError> {
+    if issue.status == IssueStatus::Sending && store.mark_issue_sent_if_done(issue.id).await? {
+        issue = store
+            .issue_by_id(issue.id)
+            .await?
+            .ok_or(IssueError::NotFound(issue.id))?;
+    }
+    let newsletter = store
+        .newsletter_by_id(issue.newsletter_id)
+        .await?
+        .ok_or(IssueError::NotFound(issue.id))?;
+    let stories = store.issue_stories(issue.id).await?;
+    let counts = store.delivery_counts(issue.id).await?;
+    Ok(IssueView::new(&issue, &newsletter.slug, &stories, counts))
+}
+
+async fn find(store: &Store, id: i64) -> Result<Issue, IssueError> {
+    store.issue_by_id(id).await?.ok_or(IssueError::NotFound(id))
+}
+
+async fn show(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let issue = find(&state.store, *id).await?;
+    Ok(HttpResponse::Ok().json(issue_response(&state.store, issue).await?))
+}
+
+async fn edit(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    input: web::Json<DraftEdit>,
+) -> Result<HttpResponse, ApiError> {
+    let issue = edit_draft(&state.store, *id, input.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(issue_response(&state.store, issue).await?))
+}
+
+async fn send(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let issue = send_issue(&state.store, &state.mail_waker, *id).await?;
+    Ok(HttpResponse::Accepted().json(issue_response(&state.store, issue).await?))
+}
+
+async fn cancel(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let issue = cancel_issue(&state.store, *id).await?;
+    Ok(HttpResponse::Ok().json(issue_response(&state.store, issue).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestRequest {
+    email: String,
+}
+
+async fn test_send(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    input: web::Json<TestRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let context = TestSendContext {
+        store: &state.store,
+        templates: &state.templates,
+        settings: &state.settings,
+        links: &state.links,
+        waker: &state.mail_waker,
+    };
+    let delivery_id = send_test(context, *id, &input.email).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "status": "queued",
+        "delivery_id": delivery_id,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewQuery {
+    format: Option<String>,
+}
+
+async fn preview(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    query: web::Query<PreviewQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let content = state
+        .store
+        .issue_content(*id)
+        .await?
+        .ok_or(IssueError::NotFound(*id))?;
+    let template = render::render_digest(&state.templates, &state.settings, &content, false)
+        .map_err(IssueError::from)?;
+    let email = render::editor_copy(&template, &state.links);
+    let html_bytes = email.html.len();
+    match query.format.as_deref().unwrap_or("html") {
+        "html" => Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("X-Gazette-Html-Bytes", html_bytes.to_string()))
+            .body(email.html)),
+        "text" => Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(email.text)),
+        "json" => Ok(HttpResponse::Ok().json(serde_json::json!({
+            "subject": email.subject,
+            "html_bytes": html_bytes,
+            "text_bytes": email.text.len(),
+            "gmail_clip_bytes": GMAIL_CLIP_BYTES,
+            "clipped_by_gmail": html_bytes > GMAIL_CLIP_BYTES,
+            "html": email.html,
+            "text": email.text,
+        }))),
+        _ => Err(ApiError::invalid_field(
+            "format",
+            "must be html, text or json",
+        )),
+    }
+}

@@ -1,0 +1,81 @@
+//! `/api/stories`: a CMS pushes stories (upsert by URL or external id) and
+//! reads them back.
+
+use actix_web::{HttpResponse, web};
+use chrono::DateTime;
+use serde::Deserialize;
+
+use super::auth::ApiClient;
+use super::views::StoryView;
+use crate::stories::{NewStory, StoryInput, Upserted};
+use crate::web::AppState;
+use crate::web::errors::{ApiError, ErrorCode};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/stories", web::post().to(upsert))
+        .route("/api/stories", web::get().to(list));
+}
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+async fn upsert(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    input: web::Json<StoryInput>,
+) -> Result<HttpResponse, ApiError> {
+    let story = NewStory::parse(input.into_inner()).map_err(|invalid| {
+        let mut api = ApiError::new(ErrorCode::InvalidInput, "the story has invalid fields");
+        for (field, problem) in invalid.fields {
+            api = api.with_field(field, problem);
+        }
+        api
+    })?;
+    match state.store.upsert_story(&story).await {
+        Ok(Upserted::Created(story)) => Ok(HttpResponse::Created().json(StoryView::from(&story))),
+        Ok(Upserted::Updated(story)) => Ok(HttpResponse::Ok().json(StoryView::from(&story))),
+        Err(error) if error.is_unique_violation() => Err(ApiError::new(
+            ErrorCode::Conflict,
+            "another story already has this url",
+        )
+        .with_field("url", "belongs to another story")),
+        Err(error) => Err(error.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    since: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let since = match query.since.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            DateTime::parse_from_rfc3339(raw.trim())
+                .map_err(|_| {
+                    ApiError::invalid_field(
+                        "since",
+                        "must be an RFC 3339 time such as 2030-03-01T07:00:00Z",
+                    )
+                })?
+                .timestamp_millis(),
+        ),
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let stories = state.store.stories_since(since, limit).await?;
+    let views: Vec<StoryView> = stories.iter().map(StoryView::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "stories": views })))
+}
