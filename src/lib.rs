@@ -13,6 +13,7 @@ pub mod newsletters;
 pub mod scheduling;
 pub mod startup;
 pub mod store;
+pub mod subscriptions;
 pub mod stories;
 pub mod telemetry;
 pub mod templates;

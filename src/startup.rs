@@ -63,6 +63,7 @@ impl Application {
     ) -> Result<Application, StartError> {
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
+        store.ensure_default_newsletter(&settings.site.name).await?;
         let address = listener
             .local_addr()
             .map(|a| a.to_string())
@@ -85,12 +86,17 @@ impl Application {
             mail_waker: MailWaker::default(),
         };
         web::metrics::prometheus();
+        // One set of counters for all HTTP workers.
+        let signup_limits = Data::new(web::rate_limit::SignupLimits::from_settings(
+            &state.settings.server,
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(web::body_limit::refuse_large_bodies))
                 .wrap(from_fn(web::metrics::record_request))
                 .wrap(TracingLogger::default())
                 .app_data(web_data(&state))
+                .app_data(signup_limits.clone())
                 .configure(web::extractor_configs)
                 .configure(web::routes)
                 .default_service(actix_web::web::to(web::pages::not_found))

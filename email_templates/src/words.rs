@@ -161,6 +161,10 @@ pub struct SubscribePage {
     pub privacy: String,
     /// The message next to an invalid email field.
     pub email_invalid: String,
+    /// The message next to an invalid name field.
+    pub name_invalid: String,
+    /// The message when no (or an unknown) newsletter was chosen.
+    pub newsletters_invalid: String,
 }
 
 /// The page after a signup.
@@ -237,6 +241,12 @@ pub struct PreferencesPage {
     pub delete: String,
     /// Warning next to the delete button.
     pub delete_warning: String,
+    /// Shown while emails are paused.
+    pub paused_notice: String,
+    /// Title after the data was deleted.
+    pub deleted_title: String,
+    /// Text after the data was deleted.
+    pub deleted_body: String,
 }
 
 /// Error pages.
@@ -249,6 +259,8 @@ pub struct ErrorPage {
     pub body: String,
     /// Text of the 429 page.
     pub too_many_requests: String,
+    /// A manage or confirmation link that is not genuine or incomplete.
+    pub invalid_link: String,
 }
 
 /// The placeholders each key may use; a key not listed takes none.

@@ -16,12 +16,14 @@ use crate::store::Store;
 
 pub mod api;
 pub mod body_limit;
+pub mod client_info;
 pub mod errors;
 pub mod extractors;
 pub mod health;
 pub mod metrics;
 pub mod pages;
 pub mod public;
+pub mod rate_limit;
 
 /// The largest request body Gazette reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -5,3 +5,4 @@ mod helpers;
 mod smtp_server;
 
 mod foundation;
+mod subscriptions;

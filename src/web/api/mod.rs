@@ -7,6 +7,7 @@ pub mod feeds;
 pub mod issues;
 pub mod newsletters;
 pub mod stories;
+pub mod subscriptions;
 pub mod views;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -14,4 +15,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(stories::routes)
         .configure(issues::routes)
         .configure(feeds::routes);
+    cfg.route("/api/subscriptions", web::post().to(subscriptions::create));
 }

@@ -1,0 +1,330 @@
+//! What a subscriber does with the signed link in every email: unsubscribe
+//! (from one newsletter or all), choose newsletters, pause, export their
+//! data, erase themselves. The link is the capability: it reaches only the
+//! mailbox it was sent to, so no other login is needed.
+//!
+//! Choosing a newsletter on the preferences page activates it at once: the
+//! link proves control of the mailbox, as a confirmation link would.
+
+use serde::Serialize;
+
+use super::store::{self as sql, ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber};
+use crate::store::{Store, StoreError};
+
+/// Which newsletters to leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnsubscribeScope {
+    All,
+    /// One newsletter, by slug.
+    Newsletter(String),
+}
+
+/// A subscriber and their subscriptions, for the preferences page.
+#[derive(Debug, Clone)]
+pub struct SubscriberView {
+    pub subscriber: Subscriber,
+    pub subscriptions: Vec<sql::SubscriptionRow>,
+}
+
+pub async fn subscriber_view(store: &Store, id: i64) -> Result<Option<SubscriberView>, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let Some(subscriber) = sql::subscriber_by_id(&mut conn, id).await? else {
+        return Ok(None);
+    };
+    let subscriptions = sql::subscriptions_of(&mut conn, id, None).await?;
+    Ok(Some(SubscriberView {
+        subscriber,
+        subscriptions,
+    }))
+}
+
+/// Leaves one newsletter or all. When nothing active or pending remains the
+/// subscriber is marked unsubscribed. False when the subscriber is gone.
+pub async fn unsubscribe(
+    store: &Store,
+    subscriber_id: i64,
+    scope: &UnsubscribeScope,
+    source: ConsentSource,
+    client: &ClientMeta,
+) -> Result<bool, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    // A write first: takes SQLite's write lock before any read.
+    sql::touch_subscriber(&mut tx, subscriber_id).await?;
+    let Some(subscriber) = sql::subscriber_by_id(&mut tx, subscriber_id).await? else {
+        return Ok(false);
+    };
+    let subscriptions = sql::subscriptions_of(&mut tx, subscriber_id, None).await?;
+    let mut left = Vec::new();
+    for subscription in &subscriptions {
+        let in_scope = match scope {
+            UnsubscribeScope::All => true,
+            UnsubscribeScope::Newsletter(slug) => &subscription.slug == slug,
+        };
+        if !in_scope || subscription.status == "unsubscribed" {
+            continue;
+        }
+        let from = subscription.status.as_str();
+        if sql::set_subscription_status(
+            &mut tx,
+            subscriber_id,
+            subscription.newsletter_id,
+            from,
+            "unsubscribed",
+        )
+        .await?
+        {
+            if from == "active" {
+                sql::count_today(
+                    &mut tx,
+                    subscription.newsletter_id,
+                    DailyCounter::Unsubscribes,
+                )
+                .await?;
+            }
+            sql::cancel_pending_digests(&mut tx, subscriber_id, Some(subscription.newsletter_id))
+                .await?;
+            left.push(subscription.slug.as_str());
+        }
+    }
+    let remaining = sql::subscriptions_of(&mut tx, subscriber_id, None)
+        .await?
+        .into_iter()
+        .filter(|s| s.status != "unsubscribed")
+        .count();
+    if remaining == 0 && subscriber.status != "unsubscribed" {
+        sql::set_subscriber_status(&mut tx, subscriber_id, "unsubscribed").await?;
+    }
+    let detail = match scope {
+        UnsubscribeScope::All => "all".to_string(),
+        UnsubscribeScope::Newsletter(slug) => slug.clone(),
+    };
+    sql::record_consent(
+        &mut tx,
+        subscriber_id,
+        ConsentKind::Unsubscribe,
+        source,
+        client,
+        Some(&detail),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        email = %crate::telemetry::mask_email(&subscriber.email),
+        newsletters = %left.join(","),
+        "unsubscribed"
+    );
+    Ok(true)
+}
+
+/// Sets the newsletters the subscriber receives to exactly `chosen` (slugs
+/// of existing newsletters; others are ignored). False when the subscriber
+/// is gone.
+pub async fn choose_newsletters(
+    store: &Store,
+    subscriber_id: i64,
+    chosen: &[String],
+    client: &ClientMeta,
+) -> Result<bool, StoreError> {
+    let newsletters = store.newsletters().await?;
+    let mut tx = store.pool().begin().await?;
+    sql::touch_subscriber(&mut tx, subscriber_id).await?;
+    let Some(subscriber) = sql::subscriber_by_id(&mut tx, subscriber_id).await? else {
+        return Ok(false);
+    };
+    let current = sql::subscriptions_of(&mut tx, subscriber_id, None).await?;
+    let mut changes = Vec::new();
+    for newsletter in &newsletters {
+        let wanted = chosen.iter().any(|slug| slug == &newsletter.slug);
+        let status = current
+            .iter()
+            .find(|s| s.newsletter_id == newsletter.id)
+            .map(|s| s.status.as_str());
+        match (wanted, status) {
+            (true, Some("active")) | (false, None | Some("unsubscribed")) => {}
+            (true, None) => {
+                sql::request_subscription(&mut tx, subscriber_id, newsletter.id).await?;
+                sql::set_subscription_status(
+                    &mut tx,
+                    subscriber_id,
+                    newsletter.id,
+                    "pending",
+                    "active",
+                )
+                .await?;
+                changes.push(format!("+{}", newsletter.slug));
+            }
+            (true, Some(from)) => {
+                sql::set_subscription_status(&mut tx, subscriber_id, newsletter.id, from, "active")
+                    .await?;
+                changes.push(format!("+{}", newsletter.slug));
+            }
+            (false, Some(from)) => {
+                sql::set_subscription_status(
+                    &mut tx,
+                    subscriber_id,
+                    newsletter.id,
+                    from,
+                    "unsubscribed",
+                )
+                .await?;
+                if from == "active" {
+                    sql::count_today(&mut tx, newsletter.id, DailyCounter::Unsubscribes).await?;
+                }
+                sql::cancel_pending_digests(&mut tx, subscriber_id, Some(newsletter.id)).await?;
+                changes.push(format!("-{}", newsletter.slug));
+            }
+        }
+    }
+    if changes.is_empty() {
+        return Ok(true);
+    }
+    let any_active = newsletters
+        .iter()
+        .any(|n| chosen.iter().any(|slug| slug == &n.slug));
+    let status = if any_active { "active" } else { "unsubscribed" };
+    if subscriber.status != status {
+        sql::set_subscriber_status(&mut tx, subscriber_id, status).await?;
+    }
+    sql::record_consent(
+        &mut tx,
+        subscriber_id,
+        ConsentKind::Preferences,
+        ConsentSource::Preferences,
+        client,
+        Some(&changes.join(",")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Pauses or resumes every email without leaving any newsletter.
+pub async fn set_paused(
+    store: &Store,
+    subscriber_id: i64,
+    paused: bool,
+    client: &ClientMeta,
+) -> Result<bool, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    sql::set_paused(&mut tx, subscriber_id, paused).await?;
+    if sql::subscriber_by_id(&mut tx, subscriber_id)
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    let kind = if paused {
+        ConsentKind::Pause
+    } else {
+        ConsentKind::Resume
+    };
+    sql::record_consent(
+        &mut tx,
+        subscriber_id,
+        kind,
+        ConsentSource::Preferences,
+        client,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Everything Gazette holds about one subscriber, as they download it.
+#[derive(Debug, Serialize)]
+pub struct DataExport {
+    pub subscriber: ExportedSubscriber,
+    pub subscriptions: Vec<ExportedSubscription>,
+    pub consent_events: Vec<ExportedConsent>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportedSubscriber {
+    pub email: String,
+    pub name: Option<String>,
+    pub locale: String,
+    pub status: String,
+    pub paused: bool,
+    pub created_at: String,
+    pub confirmed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportedSubscription {
+    pub newsletter: String,
+    pub newsletter_name: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportedConsent {
+    pub kind: String,
+    pub source: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+    pub at: String,
+}
+
+pub async fn export_data(
+    store: &Store,
+    subscriber_id: i64,
+) -> Result<Option<DataExport>, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let Some(s) = sql::subscriber_by_id(&mut conn, subscriber_id).await? else {
+        return Ok(None);
+    };
+    let subscriptions = sql::subscriptions_of(&mut conn, subscriber_id, None).await?;
+    let events = sql::consent_events_of(&mut conn, subscriber_id).await?;
+    Ok(Some(DataExport {
+        subscriber: ExportedSubscriber {
+            email: s.email,
+            name: s.name,
+            locale: s.locale,
+            status: s.status,
+            paused: s.paused,
+            created_at: rfc3339(s.created_at),
+            confirmed_at: s.confirmed_at.map(rfc3339),
+        },
+        subscriptions: subscriptions
+            .into_iter()
+            .map(|sub| ExportedSubscription {
+                newsletter: sub.slug,
+                newsletter_name: sub.name,
+                status: sub.status,
+                created_at: rfc3339(sub.created_at),
+            })
+            .collect(),
+        consent_events: events
+            .into_iter()
+            .map(|e| ExportedConsent {
+                kind: e.kind,
+                source: e.source,
+                ip: e.ip,
+                user_agent: e.user_agent,
+                detail: e.detail,
+                at: rfc3339(e.at),
+            })
+            .collect(),
+    }))
+}
+
+/// Erases the subscriber's personal data for good (see
+/// [`sql::erase_subscriber`]). False when there was nobody to erase.
+pub async fn erase(store: &Store, subscriber_id: i64) -> Result<bool, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let erased = sql::erase_subscriber(&mut tx, subscriber_id).await?;
+    tx.commit().await?;
+    if erased {
+        tracing::info!(subscriber_id, "subscriber erased at their request");
+    }
+    Ok(erased)
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}

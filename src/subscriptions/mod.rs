@@ -1,0 +1,17 @@
+//! Subscriptions: who receives which newsletter, and with what consent.
+//! Owns double opt-in signup ([`signup`]), confirmation ([`confirm`]), what
+//! a subscriber does from the link in their emails ([`manage`]:
+//! unsubscribe, preferences, pause, export, erase), the consent record, and
+//! the parsed input types ([`domain`]). Handlers in `web::public` and
+//! `web::api` call these; nothing here knows HTTP.
+
+pub mod confirm;
+pub mod domain;
+pub mod manage;
+pub mod signup;
+pub mod store;
+pub mod token;
+
+pub use domain::{FieldError, NewsletterSlug, SubscriberEmail, SubscriberName};
+pub use signup::{SignupError, SignupOutcome, SignupRequest};
+pub use store::{ClientMeta, ConsentSource};

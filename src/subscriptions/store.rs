@@ -1,0 +1,577 @@
+//! The SQL of subscriptions: subscribers, their per-newsletter
+//! subscriptions, confirmation tokens, the consent record, erased-address
+//! hashes and the daily counters. Functions that take an `AnyConnection`
+//! run inside the caller's transaction.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::store::{Store, StoreError, now_ms};
+
+/// Milliseconds in a day: `daily_stats.day` is the UTC midnight of the day,
+/// in Unix milliseconds like every other time in the database.
+const DAY_MS: i64 = 86_400_000;
+
+/// What a request says about where it came from, for the consent record.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Where a consent event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentSource {
+    /// The hosted or embedded form.
+    Form,
+    /// `POST /api/subscriptions`.
+    Api,
+    /// `gazette subscribers import`.
+    Import,
+    /// A confirmation or unsubscribe page.
+    Link,
+    /// The RFC 8058 one-click POST from a mail client.
+    OneClick,
+    /// The preferences page.
+    Preferences,
+}
+
+impl ConsentSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentSource::Form => "form",
+            ConsentSource::Api => "api",
+            ConsentSource::Import => "import",
+            ConsentSource::Link => "link",
+            ConsentSource::OneClick => "one_click",
+            ConsentSource::Preferences => "preferences",
+        }
+    }
+}
+
+/// What happened, in the consent record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentKind {
+    Signup,
+    Confirm,
+    Unsubscribe,
+    /// Newsletters chosen or dropped on the preferences page.
+    Preferences,
+    Pause,
+    Resume,
+}
+
+impl ConsentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentKind::Signup => "signup",
+            ConsentKind::Confirm => "confirm",
+            ConsentKind::Unsubscribe => "unsubscribe",
+            ConsentKind::Preferences => "preferences",
+            ConsentKind::Pause => "pause",
+            ConsentKind::Resume => "resume",
+        }
+    }
+}
+
+/// The daily counters this module maintains.
+#[derive(Debug, Clone, Copy)]
+pub enum DailyCounter {
+    Signups,
+    Confirmations,
+    Unsubscribes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub email_key: String,
+    pub name: Option<String>,
+    pub locale: String,
+    pub status: String,
+    pub paused: bool,
+    pub last_confirmation_sent_at: Option<i64>,
+    pub created_at: i64,
+    pub confirmed_at: Option<i64>,
+}
+
+const SUBSCRIBER_COLUMNS: &str = "id, email, email_key, name, locale, status, paused, \
+     last_confirmation_sent_at, created_at, confirmed_at";
+
+impl Subscriber {
+    fn from_row(row: &AnyRow) -> Result<Subscriber, sqlx::Error> {
+        Ok(Subscriber {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            email_key: row.try_get("email_key")?,
+            name: row.try_get("name")?,
+            locale: row.try_get("locale")?,
+            status: row.try_get("status")?,
+            paused: row.try_get::<i64, _>("paused")? != 0,
+            last_confirmation_sent_at: row.try_get("last_confirmation_sent_at")?,
+            created_at: row.try_get("created_at")?,
+            confirmed_at: row.try_get("confirmed_at")?,
+        })
+    }
+}
+
+/// One subscription of a subscriber, with its newsletter's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRow {
+    pub newsletter_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub locale: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentEvent {
+    pub kind: String,
+    pub source: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+    pub at: i64,
+}
+
+/// A stored confirmation token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRow {
+    pub subscriber_id: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// Inserts the subscriber as pending, or returns the existing one untouched.
+/// A write comes first so the transaction takes SQLite's write lock at once
+/// (a read first could fail with SQLITE_BUSY_SNAPSHOT under concurrency) and
+/// PostgreSQL locks the row against a concurrent signup of the same address.
+pub async fn upsert_pending_subscriber(
+    conn: &mut AnyConnection,
+    email: &str,
+    email_key: &str,
+    name: Option<&str>,
+    locale: &str,
+) -> Result<Subscriber, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO subscribers (email, email_key, name, locale, status, paused, hard_bounces, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, 0, $5, $5) \
+         ON CONFLICT (email_key) DO UPDATE SET email_key = excluded.email_key \
+         RETURNING {SUBSCRIBER_COLUMNS}"
+    )))
+    .bind(email)
+    .bind(email_key)
+    .bind(name)
+    .bind(locale)
+    .bind(now_ms())
+    .fetch_one(conn)
+    .await?;
+    Subscriber::from_row(&row)
+}
+
+/// Back to pending (from unsubscribed or bounced), with the latest name.
+pub async fn reopen_subscriber(
+    conn: &mut AnyConnection,
+    id: i64,
+    name: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE subscribers SET status = 'pending', name = COALESCE($2, name), hard_bounces = 0, \
+         updated_at = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Asks for a subscription: a new row is pending, an unsubscribed one goes
+/// back to pending, a pending or active one stays. True when it became
+/// pending now.
+pub async fn request_subscription(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    newsletter_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO subscriptions (subscriber_id, newsletter_id, status, created_at, updated_at) \
+         VALUES ($1, $2, 'pending', $3, $3) \
+         ON CONFLICT (subscriber_id, newsletter_id) DO UPDATE \
+         SET status = 'pending', updated_at = excluded.updated_at \
+         WHERE subscriptions.status = 'unsubscribed'",
+    )
+    .bind(subscriber_id)
+    .bind(newsletter_id)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The subscriber's subscriptions in one status (all when `status` is None).
+pub async fn subscriptions_of(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    status: Option<&str>,
+) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT s.newsletter_id, n.slug, n.name, n.locale, s.status, s.created_at \
+         FROM subscriptions s JOIN newsletters n ON n.id = s.newsletter_id \
+         WHERE s.subscriber_id = $1 AND ($2 IS NULL OR s.status = $2) ORDER BY n.name",
+    )
+    .bind(subscriber_id)
+    .bind(status)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SubscriptionRow {
+                newsletter_id: row.try_get("newsletter_id")?,
+                slug: row.try_get("slug")?,
+                name: row.try_get("name")?,
+                locale: row.try_get("locale")?,
+                status: row.try_get("status")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn insert_confirmation_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    subscriber_id: i64,
+    lifetime_hours: u32,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(subscriber_id)
+    .bind(now)
+    .bind(now + i64::from(lifetime_hours) * 3_600_000)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE subscribers SET last_confirmation_sent_at = $2 WHERE id = $1")
+        .bind(subscriber_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks a valid, unused token used; returns its subscriber. `None` when
+/// the token is unknown, used or expired (see [`token_by_hash`]).
+pub async fn use_confirmation_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE confirmation_tokens SET used_at = $2 \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING subscriber_id",
+    )
+    .bind(token_hash)
+    .bind(now_ms())
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn token_by_hash(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> Result<Option<TokenRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT subscriber_id, expires_at, used_at FROM confirmation_tokens WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok(TokenRow {
+            subscriber_id: row.try_get("subscriber_id")?,
+            expires_at: row.try_get("expires_at")?,
+            used_at: row.try_get("used_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn subscriber_by_id(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<Subscriber>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(Subscriber::from_row).transpose()
+}
+
+pub async fn set_subscriber_status(
+    conn: &mut AnyConnection,
+    id: i64,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let confirmed_at = (status == "active").then_some(now);
+    sqlx::query(
+        "UPDATE subscribers SET status = $2, confirmed_at = COALESCE($3, confirmed_at), \
+         hard_bounces = CASE WHEN $2 = 'active' THEN 0 ELSE hard_bounces END, updated_at = $4 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(confirmed_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A write that changes nothing visible, so a transaction that reads next
+/// already holds SQLite's write lock (a read first could fail with
+/// SQLITE_BUSY_SNAPSHOT when another writer commits in between).
+pub async fn touch_subscriber(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE subscribers SET updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now_ms())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_paused(
+    conn: &mut AnyConnection,
+    id: i64,
+    paused: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE subscribers SET paused = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(i64::from(paused))
+        .bind(now_ms())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves one subscription to `status`; keeps `newsletters.active_subscribers`
+/// right. True when the status changed.
+pub async fn set_subscription_status(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    newsletter_id: i64,
+    from: &str,
+    to: &str,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "UPDATE subscriptions SET status = $4, updated_at = $5 \
+         WHERE subscriber_id = $1 AND newsletter_id = $2 AND status = $3",
+    )
+    .bind(subscriber_id)
+    .bind(newsletter_id)
+    .bind(from)
+    .bind(to)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    let delta = match (from, to) {
+        (_, "active") if from != "active" => 1,
+        ("active", _) if to != "active" => -1,
+        _ => 0,
+    };
+    if changed && delta != 0 {
+        adjust_active_count(conn, newsletter_id, delta).await?;
+    }
+    Ok(changed)
+}
+
+pub async fn adjust_active_count(
+    conn: &mut AnyConnection,
+    newsletter_id: i64,
+    delta: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE newsletters SET active_subscribers = active_subscribers + $2 WHERE id = $1",
+    )
+    .bind(newsletter_id)
+    .bind(delta)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_consent(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    kind: ConsentKind,
+    source: ConsentSource,
+    client: &ClientMeta,
+    detail: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO consent_events (subscriber_id, kind, source, ip, user_agent, detail, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(subscriber_id)
+    .bind(kind.as_str())
+    .bind(source.as_str())
+    .bind(client.ip.as_deref())
+    .bind(client.user_agent.as_deref())
+    .bind(detail)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn consent_events_of(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+) -> Result<Vec<ConsentEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT kind, source, ip, user_agent, detail, at FROM consent_events \
+         WHERE subscriber_id = $1 ORDER BY at, id",
+    )
+    .bind(subscriber_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ConsentEvent {
+                kind: row.try_get("kind")?,
+                source: row.try_get("source")?,
+                ip: row.try_get("ip")?,
+                user_agent: row.try_get("user_agent")?,
+                detail: row.try_get("detail")?,
+                at: row.try_get("at")?,
+            })
+        })
+        .collect()
+}
+
+/// Adds one to today's counter of a newsletter.
+pub async fn count_today(
+    conn: &mut AnyConnection,
+    newsletter_id: i64,
+    counter: DailyCounter,
+) -> Result<(), sqlx::Error> {
+    let statement = match counter {
+        DailyCounter::Signups => {
+            "INSERT INTO daily_stats (day, newsletter_id, signups) VALUES ($1, $2, 1) \
+             ON CONFLICT (day, newsletter_id) DO UPDATE SET signups = daily_stats.signups + 1"
+        }
+        DailyCounter::Confirmations => {
+            "INSERT INTO daily_stats (day, newsletter_id, confirmations) VALUES ($1, $2, 1) \
+             ON CONFLICT (day, newsletter_id) DO UPDATE \
+             SET confirmations = daily_stats.confirmations + 1"
+        }
+        DailyCounter::Unsubscribes => {
+            "INSERT INTO daily_stats (day, newsletter_id, unsubscribes) VALUES ($1, $2, 1) \
+             ON CONFLICT (day, newsletter_id) DO UPDATE \
+             SET unsubscribes = daily_stats.unsubscribes + 1"
+        }
+    };
+    let now = now_ms();
+    sqlx::query(statement)
+        .bind(now - now.rem_euclid(DAY_MS))
+        .bind(newsletter_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Erases a subscriber: the row and everything hanging off it (cascades),
+/// every outbox row addressed to them, and keeps only the hash of the
+/// address. True when there was someone to erase.
+pub async fn erase_subscriber(conn: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
+    touch_subscriber(&mut *conn, id).await?;
+    let Some(subscriber) = subscriber_by_id(&mut *conn, id).await? else {
+        return Ok(false);
+    };
+    for subscription in subscriptions_of(&mut *conn, id, Some("active")).await? {
+        adjust_active_count(&mut *conn, subscription.newsletter_id, -1).await?;
+    }
+    sqlx::query(
+        "INSERT INTO erased_addresses (email_hash, erased_at) VALUES ($1, $2) \
+         ON CONFLICT (email_hash) DO NOTHING",
+    )
+    .bind(super::token::sha256_hex(subscriber.email_key.as_bytes()))
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM deliveries WHERE subscriber_id = $1 OR LOWER(recipient) = $2")
+        .bind(id)
+        .bind(&subscriber.email_key)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM subscribers WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(true)
+}
+
+/// Cancels digests not yet sent to a subscriber (all newsletters, or one),
+/// so an unsubscribe takes effect even in the middle of a send.
+pub async fn cancel_pending_digests(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    newsletter_id: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled' \
+         WHERE subscriber_id = $1 AND status = 'pending' AND kind = 'digest' \
+         AND ($2 IS NULL OR issue_id IN (SELECT id FROM issues WHERE newsletter_id = $2))",
+    )
+    .bind(subscriber_id)
+    .bind(newsletter_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Creates the newsletter `news`, named after the site, when there is no
+    /// newsletter at all, so a fresh install has something to subscribe to.
+    /// Several instances starting at once are harmless: the slug is unique.
+    pub async fn ensure_default_newsletter(&self, site_name: &str) -> Result<(), StoreError> {
+        let any: Option<i64> = sqlx::query_scalar("SELECT id FROM newsletters LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        if any.is_some() {
+            return Ok(());
+        }
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO newsletters (slug, name, locale, created_at, updated_at) \
+             VALUES ('news', $1, 'en', $2, $2) ON CONFLICT (slug) DO NOTHING",
+        )
+        .bind(site_name)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Whether this address was erased at its owner's request: an import
+    /// must not add it back (a new opt-in through the form may).
+    pub async fn is_erased_address(&self, email_key: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM erased_addresses WHERE email_hash = $1")
+                .bind(super::token::sha256_hex(email_key.as_bytes()))
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.is_some())
+    }
+}
