@@ -4,6 +4,8 @@
 //! once across instances and restarts.
 
 pub mod cron;
+pub mod runner;
 pub mod schedule;
 
+pub use runner::{Clock, ManualClock, Scheduler, SystemClock};
 pub use schedule::{Schedule, ScheduleError};

@@ -36,6 +36,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     pub links: LinkSigner,
     pub mail_waker: MailWaker,
+    /// Told when a schedule changes, so the next wake-up is recomputed.
+    pub scheduler: crate::scheduling::Scheduler,
 }
 
 /// Every route Gazette serves, in one list.
