@@ -9,8 +9,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::config::{LogFormat, LogSettings};
 
 pub fn init(settings: &LogSettings) {
+    // tokio-cron-scheduler narrates every job at info; its warnings suffice.
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .or_else(|_| EnvFilter::try_new(format!("{},tokio_cron_scheduler=warn", settings.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     // try_init: a second call (tests, or a CLI command after serve) keeps the first.

@@ -206,7 +206,21 @@ async fn connect_postgres(url: &str, max_connections: u32) -> Result<AnyPool, St
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
     };
-    match open().await {
+    // One plain connection first: a pool reports only "timed out" where
+    // this says "connection refused" or "password authentication failed".
+    let first = {
+        use sqlx::Connection;
+        sqlx::postgres::PgConnection::connect_with(&options).await
+    };
+    let pooled = match first {
+        Ok(conn) => {
+            use sqlx::Connection;
+            let _ = conn.close().await;
+            open().await
+        }
+        Err(e) => Err(e),
+    };
+    match pooled {
         Ok(pool) => Ok(pool),
         Err(e) if is_missing_database(&e) => {
             create_postgres_database(&options).await.map_err(|reason| {
