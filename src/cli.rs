@@ -53,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::issues::cli::DigestCommand,
     },
+    /// Add and list the users who log in to /admin
+    User {
+        #[command(subcommand)]
+        command: crate::users::cli::UserCommand,
+    },
 }
 
 /// Input a command refused: printed as one line, exit code 2, nothing
@@ -105,6 +110,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Digest { command } => match command_store(&settings).await {
             Ok(store) => crate::issues::cli::run(&store, &settings, command).await,
+            Err(error) => Err(error),
+        },
+        Command::User { command } => match command_store(&settings).await {
+            Ok(store) => crate::users::cli::run(&store, command).await,
             Err(error) => Err(error),
         },
     };

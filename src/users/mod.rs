@@ -1,0 +1,202 @@
+//! The people who log in to `/admin`: their roles, their passwords (argon2id
+//! PHC strings, never the password itself) and how they are checked.
+//! [`add_user`] is the one way a user is created (the CLI calls it);
+//! [`authenticate`] is the one way a login is checked.
+
+pub mod cli;
+pub mod store;
+
+use std::fmt;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use secrecy::{ExposeSecret, SecretString};
+
+pub use store::User;
+
+use crate::store::{Store, StoreError};
+use crate::subscriptions::domain::SubscriberEmail;
+
+/// Shorter passwords fall to offline guessing if the hashes ever leak.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// argon2 takes any length, but a megabyte "password" is a cheap way to
+/// make the server hash a lot.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// What a user may do: admins manage users, tokens and settings; editors
+/// manage content and sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Editor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Role> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "admin" => Some(Role::Admin),
+            "editor" => Some(Role::Editor),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A password that met the rules; `Debug` never shows it.
+pub struct Password(SecretString);
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Password, UserError> {
+        // A trailing newline from `--password-stdin` or a pasted password is
+        // not part of it.
+        let trimmed = raw.trim_end_matches(['\r', '\n']);
+        let chars = trimmed.chars().count();
+        if chars < MIN_PASSWORD_CHARS {
+            return Err(UserError::WeakPassword(format!(
+                "the password must be at least {MIN_PASSWORD_CHARS} characters long"
+            )));
+        }
+        if chars > MAX_PASSWORD_CHARS {
+            return Err(UserError::WeakPassword(format!(
+                "the password must be at most {MAX_PASSWORD_CHARS} characters long"
+            )));
+        }
+        Ok(Password(SecretString::from(trimmed.to_string())))
+    }
+
+    /// The PHC string (`$argon2id$v=19$…`) with a fresh random salt.
+    pub fn hash(&self) -> Result<String, UserError> {
+        Argon2::default()
+            .hash_password(self.0.expose_secret().as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|e| UserError::Hash(e.to_string()))
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{0}")]
+    InvalidEmail(String),
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("a user with the address {0} already exists")]
+    EmailTaken(String),
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The address a user logs in with, lower-cased so login ignores case.
+pub fn user_email_key(raw: &str) -> Result<String, UserError> {
+    SubscriberEmail::parse(raw)
+        .map(|email| email.key())
+        .map_err(|e| UserError::InvalidEmail(format!("the address {}", e.problem)))
+}
+
+/// Creates a user.
+pub async fn add_user(
+    store: &Store,
+    email: &str,
+    role: Role,
+    password: &Password,
+) -> Result<User, UserError> {
+    let email = user_email_key(email)?;
+    let hash = password.hash()?;
+    match store.insert_user(&email, &hash, role).await {
+        Ok(user) => Ok(user),
+        Err(error) if error.is_unique_violation() => Err(UserError::EmailTaken(email)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A PHC string of a password nobody has, checked when the address is
+/// unknown so that a wrong address takes as long as a wrong password.
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
+                          4Y0DZYq7pC4m3JqjXBL2kGVqzk1dWfOyqX4JmFeIuQ4";
+
+/// The user whose address and password these are, or `None`. Runs argon2
+/// (tens of milliseconds of CPU) on a blocking thread.
+pub async fn authenticate(
+    store: &Store,
+    email: &str,
+    password: &str,
+) -> Result<Option<User>, StoreError> {
+    let user = match user_email_key(email) {
+        Ok(key) => store.user_by_email(&key).await?,
+        Err(_) => None,
+    };
+    let hash = user
+        .as_ref()
+        .map_or_else(|| DECOY_HASH.to_string(), |u| u.password_hash.clone());
+    let password = SecretString::from(password.to_string());
+    let matches = tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), hash.as_str())
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false);
+    match user {
+        Some(user) if matches => {
+            store.touch_user_login(user.id).await?;
+            Ok(Some(user))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(Password::parse("elevenchars").is_err());
+        assert!(Password::parse("twelve chars").is_ok());
+    }
+
+    #[test]
+    fn stdin_newline_is_not_part_of_the_password() {
+        let password = Password::parse("correct horse battery\n").unwrap();
+        let hash = password.hash().unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery", hash.as_str())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn roles_parse() {
+        assert_eq!(Role::parse("Admin"), Some(Role::Admin));
+        assert_eq!(Role::parse("editor"), Some(Role::Editor));
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn decoy_hash_is_a_valid_phc_string() {
+        let parsed = argon2::password_hash::phc::PasswordHash::new(DECOY_HASH);
+        assert!(parsed.is_ok());
+    }
+}
