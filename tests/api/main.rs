@@ -1,8 +1,10 @@
 //! Behaviour tests through HTTP, against real SQLite and real PostgreSQL.
 //! One binary, so the crate links once.
 
+mod browser_support;
 mod helpers;
 mod smtp_server;
 
+mod browser;
 mod foundation;
 mod subscriptions;
