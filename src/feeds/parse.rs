@@ -78,7 +78,8 @@ pub fn parse_feed(feed_id: i64, body: &[u8]) -> Result<ParsedFeed, FeedParseErro
             .iter()
             .find(|(id, _)| *id == entry.id)
             .map(|(_, image)| image.clone())
-            .or_else(|| entry_image(&entry));
+            .or_else(|| entry_image(&entry))
+            .or_else(|| summary_source_image(&entry));
         let author = entry.authors.iter().find_map(|p| {
             text_line(p.name.as_deref()?, MAX_AUTHOR)
                 .ok()
@@ -156,6 +157,35 @@ fn entry_image(entry: &feed_rs::model::Entry) -> Option<String> {
     None
 }
 
+/// The first `<img src>` of the entry's HTML (WordPress and many CMSs put
+/// the picture there rather than in Media RSS).
+fn summary_source_image(entry: &feed_rs::model::Entry) -> Option<String> {
+    let html = entry
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .into_iter()
+        .chain(entry.summary.as_ref().map(|s| s.content.as_str()));
+    html.filter_map(first_img_src).next()
+}
+
+fn first_img_src(html: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    let tag = lower.find("<img")?;
+    let tag_end = tag + lower[tag..].find('>')?;
+    let attributes = &lower[tag..tag_end];
+    let src = attributes.find("src=")? + tag + 4;
+    let quote = html[src..].chars().next()?;
+    let value = if quote == '"' || quote == '\'' {
+        let rest = &html[src + 1..tag_end];
+        &rest[..rest.find(quote)?]
+    } else {
+        let rest = &html[src..tag_end];
+        rest.split_whitespace().next()?
+    };
+    web_url(&value.replace("&amp;", "&")).ok()
+}
+
 fn looks_like_image(path: &str) -> bool {
     let path = path.to_ascii_lowercase();
     [".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif"]
@@ -228,6 +258,20 @@ mod tests {
             Some("https://n.example.org/a.png")
         );
         assert_eq!(feed.items[0].story.summary.as_deref(), Some("Text"));
+    }
+
+    #[test]
+    fn an_img_in_the_html_is_a_fallback_image() {
+        assert_eq!(
+            first_img_src(
+                r#"<p>Hi <IMG alt="x" SRC="https://e.example.org/a.jpg?w=1&amp;h=2"></p>"#
+            )
+            .as_deref(),
+            Some("https://e.example.org/a.jpg?w=1&h=2")
+        );
+        assert_eq!(first_img_src("<img src=javascript:alert(1)>"), None);
+        assert_eq!(first_img_src("<img alt=x>"), None);
+        assert_eq!(first_img_src("no image"), None);
     }
 
     #[test]

@@ -2,9 +2,16 @@
 //! One binary, so the crate links once.
 
 mod browser_support;
+mod editor;
 mod helpers;
 mod smtp_server;
 
 mod browser;
 mod foundation;
 mod subscriptions;
+mod newsletters;
+mod stories;
+mod feeds;
+mod issues;
+mod archive;
+mod cli;

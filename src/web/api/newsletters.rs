@@ -54,6 +54,7 @@ async fn create(
     input: web::Json<NewsletterInput>,
 ) -> Result<HttpResponse, ApiError> {
     let newsletter = create_newsletter(&state.store, input.into_inner()).await?;
+    state.scheduler.schedules_changed();
     Ok(HttpResponse::Created().json(detailed(&newsletter)))
 }
 
@@ -82,6 +83,7 @@ async fn update(
     input: web::Json<NewsletterInput>,
 ) -> Result<HttpResponse, ApiError> {
     let newsletter = update_newsletter(&state.store, &slug, input.into_inner()).await?;
+    state.scheduler.schedules_changed();
     Ok(HttpResponse::Ok().json(detailed(&newsletter)))
 }
 

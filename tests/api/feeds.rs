@@ -1,0 +1,259 @@
+//! Feeds polled from a loopback HTTP server serving tests/fixtures/feeds:
+//! RSS, Atom and JSON Feed become stories; broken, huge and missing feeds
+//! are recorded and skipped; ETags give 304s; a guid is one story.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::helpers::{Backend, spawn_app};
+use gazette::feeds::poll_feed_now;
+
+/// One request as the fixture server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    if_none_match: Option<String>,
+}
+
+/// A tiny HTTP/1.1 server: `/NAME` serves tests/fixtures/feeds/NAME with
+/// an ETag (and a 304 when it matches), `/huge` sends 6 MB, anything
+/// missing is a 404.
+struct FeedServer {
+    base: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FeedServer {
+    async fn start() -> FeedServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let request = String::from_utf8_lossy(&request).to_string();
+                    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let if_none_match = request.lines().find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("if-none-match")
+                            .then(|| value.trim().to_string())
+                    });
+                    log.lock().unwrap().push(Seen {
+                        path: path.clone(),
+                        if_none_match: if_none_match.clone(),
+                    });
+                    let _ = respond(&mut socket, &path, if_none_match.as_deref()).await;
+                });
+            }
+        });
+        FeedServer { base, seen }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path)
+    }
+
+    fn seen(&self, path: &str) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == format!("/{path}"))
+            .cloned()
+            .collect()
+    }
+}
+
+async fn respond(
+    socket: &mut tokio::net::TcpStream,
+    path: &str,
+    if_none_match: Option<&str>,
+) -> std::io::Result<()> {
+    if path == "/huge" {
+        // No Content-Length: the poller must stop reading at its cap.
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n\r\n")
+            .await?;
+        let chunk = vec![b' '; 64 * 1024];
+        for _ in 0..100 {
+            socket.write_all(&chunk).await?;
+        }
+        return Ok(());
+    }
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/feeds")
+        .join(path.trim_start_matches('/'));
+    let Ok(body) = std::fs::read(&file) else {
+        return socket
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await;
+    };
+    let etag = format!("\"{}-{}\"", path.trim_start_matches('/'), body.len());
+    if if_none_match == Some(etag.as_str()) {
+        let head =
+            format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n");
+        return socket.write_all(head.as_bytes()).await;
+    }
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nETag: {etag}\r\n\
+         Last-Modified: Mon, 04 Mar 2024 07:00:00 GMT\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await?;
+    socket.write_all(&body).await
+}
+
+async fn rss_atom_and_json_feeds_become_stories(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let server = FeedServer::start().await;
+    let editor = app.editor().await;
+    let mut ids = Vec::new();
+    for name in ["rss.xml", "atom.xml", "feed.json"] {
+        let added = editor
+            .post("/api/feeds", &json!({"url": server.url(name)}))
+            .await;
+        assert_eq!(added.status, 201, "{}", added.body);
+        ids.push(added.body["id"].as_i64().unwrap());
+    }
+    let rss = poll_feed_now(&app.store, ids[0]).await.unwrap();
+    assert_eq!((rss.created, rss.error.as_deref()), (2, None), "{rss:?}");
+    let atom = poll_feed_now(&app.store, ids[1]).await.unwrap();
+    assert_eq!(atom.created, 1, "{atom:?}");
+    let json_feed = poll_feed_now(&app.store, ids[2]).await.unwrap();
+    assert_eq!(json_feed.created, 1, "{json_feed:?}");
+
+    let stories = editor.get("/api/stories").await.body["stories"].clone();
+    let by_url = |url: &str| {
+        stories
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["url"] == url)
+            .cloned()
+            .unwrap_or_else(|| panic!("{url} missing from {stories}"))
+    };
+    let spider = by_url("https://bugle.example.org/spider");
+    assert_eq!(spider["external_id"], format!("feed:{}:bugle-1", ids[0]));
+    assert_eq!(spider["summary"], "A masked figure & a web.");
+    assert_eq!(spider["image_url"], "https://bugle.example.org/spider.jpg");
+    assert_eq!(spider["author"], "Peter Parker");
+    assert_eq!(spider["tags"], json!(["city"]));
+    assert_eq!(spider["published_at"], "2024-03-04T07:00:00Z");
+    let bridge = by_url("https://bugle.example.org/bridge");
+    assert_eq!(bridge["image_url"], "https://bugle.example.org/bridge.png");
+    let atoms = by_url("https://atom.example.org/atoms");
+    assert_eq!(atoms["title"], "Atoms & molecules");
+    assert_eq!(atoms["summary"], "Small things.");
+    assert_eq!(atoms["author"], "Marie Curie");
+    let first = by_url("https://json.example.org/first");
+    assert_eq!(first["summary"], "Objects and arrays.");
+    assert_eq!(first["image_url"], "https://json.example.org/first.webp");
+
+    let feeds = editor.get("/api/feeds").await.body["feeds"].clone();
+    assert_eq!(feeds[0]["title"], "The Daily Bugle");
+    assert!(feeds[0]["last_error"].is_null());
+    assert!(feeds[0]["last_polled_at"].is_string());
+    app.stop().await;
+}
+
+async fn broken_huge_and_missing_feeds_are_recorded_and_skipped(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let server = FeedServer::start().await;
+    let editor = app.editor().await;
+    let mut ids = Vec::new();
+    for name in ["broken.xml", "huge", "missing.xml", "rss.xml"] {
+        let added = editor
+            .post("/api/feeds", &json!({"url": server.url(name)}))
+            .await;
+        ids.push(added.body["id"].as_i64().unwrap());
+    }
+    for id in &ids[..3] {
+        let report = poll_feed_now(&app.store, *id).await.unwrap();
+        assert!(report.error.is_some(), "feed {id}: {report:?}");
+        assert_eq!(report.created, 0);
+    }
+    let good = poll_feed_now(&app.store, ids[3]).await.unwrap();
+    assert_eq!(good.created, 2, "a bad feed stops nothing: {good:?}");
+    let feeds = editor.get("/api/feeds").await.body["feeds"].clone();
+    let error = |i: usize| feeds[i]["last_error"].as_str().unwrap_or("").to_string();
+    assert!(error(0).contains("not a feed"), "{}", error(0));
+    assert!(error(1).contains("larger than 5 MB"), "{}", error(1));
+    assert!(error(2).contains("404"), "{}", error(2));
+    assert!(feeds[3]["last_error"].is_null());
+    assert_eq!(app.count("SELECT COUNT(*) FROM stories").await, 2);
+    app.stop().await;
+}
+
+async fn second_poll_honours_the_etag(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let server = FeedServer::start().await;
+    let feed = gazette::feeds::add_feed(&app.store, &server.url("rss.xml"), None)
+        .await
+        .unwrap();
+    let first = poll_feed_now(&app.store, feed.id).await.unwrap();
+    assert_eq!(first.created, 2);
+    let second = poll_feed_now(&app.store, feed.id).await.unwrap();
+    assert!(second.not_modified, "{second:?}");
+    assert_eq!(second.created, 0);
+    let seen = server.seen("rss.xml");
+    assert_eq!(seen[0].if_none_match, None);
+    let size = std::fs::metadata(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds/rss.xml"),
+    )
+    .unwrap()
+    .len();
+    assert_eq!(
+        seen[1].if_none_match,
+        Some(format!("\"rss.xml-{size}\"")),
+        "the stored ETag is sent back"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM stories").await, 2);
+    app.stop().await;
+}
+
+async fn a_guid_is_one_story_and_a_known_url_is_not_duplicated(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let server = FeedServer::start().await;
+    let rss = gazette::feeds::add_feed(&app.store, &server.url("rss.xml"), None)
+        .await
+        .unwrap();
+    poll_feed_now(&app.store, rss.id).await.unwrap();
+    let echo = gazette::feeds::add_feed(&app.store, &server.url("duplicates.xml"), None)
+        .await
+        .unwrap();
+    let report = poll_feed_now(&app.store, echo.id).await.unwrap();
+    assert_eq!(report.created, 1, "{report:?}");
+    assert_eq!(
+        report.duplicates, 1,
+        "the spider story came from the RSS feed"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM stories").await, 3);
+    let title: String =
+        sqlx::query_scalar("SELECT title FROM stories WHERE url = 'https://echo.example.org/once'")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    assert!(title.starts_with("Said once"), "{title}");
+    app.stop().await;
+}
+
+crate::both_databases!(
+    rss_atom_and_json_feeds_become_stories,
+    broken_huge_and_missing_feeds_are_recorded_and_skipped,
+    second_poll_honours_the_etag,
+    a_guid_is_one_story_and_a_known_url_is_not_duplicated,
+);
