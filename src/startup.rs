@@ -76,7 +76,8 @@ impl Application {
             })?
             .port();
         let templates = Arc::new(crate::templates::load(settings.templates.dir.as_deref())?);
-        let links = LinkSigner::new(&signing_key(&settings, &store).await?, settings.base_url());
+        let secret = signing_key(&settings, &store).await?;
+        let links = LinkSigner::new(&secret, settings.base_url());
         let shutdown = CancellationToken::new();
         let state = AppState {
             settings: Arc::new(settings),
@@ -84,6 +85,8 @@ impl Application {
             templates,
             links,
             mail_waker: MailWaker::default(),
+            session_key: web::admin::session::session_key(&secret),
+            login_limits: Arc::new(web::admin::auth::LoginLimits::default()),
         };
         web::metrics::prometheus();
         // One set of counters for all HTTP workers.

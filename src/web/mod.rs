@@ -14,6 +14,7 @@ use crate::delivery::outbox::MailWaker;
 use crate::links::LinkSigner;
 use crate::store::Store;
 
+pub mod admin;
 pub mod api;
 pub mod body_limit;
 pub mod client_info;
@@ -38,6 +39,11 @@ pub struct AppState {
     pub mail_waker: MailWaker,
     /// Told when a schedule changes, so the next wake-up is recomputed.
     pub scheduler: crate::scheduling::Scheduler,
+    /// Encrypts and signs the admin session cookie; derived from the
+    /// server secret, so every instance reads every session.
+    pub session_key: actix_web::cookie::Key,
+    /// Login attempts per client and address, shared by the HTTP workers.
+    pub login_limits: Arc<admin::auth::LoginLimits>,
 }
 
 /// Every route Gazette serves, in one list.
@@ -45,7 +51,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
         .route("/metrics", web::get().to(metrics::metrics))
         .configure(public::routes)
-        .configure(api::routes);
+        .configure(api::routes)
+        .configure(admin::routes);
 }
 
 /// Extractor settings shared by the server and the tests: size limits and

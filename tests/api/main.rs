@@ -15,3 +15,4 @@ mod feeds;
 mod issues;
 mod archive;
 mod cli;
+mod admin;

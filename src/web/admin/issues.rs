@@ -1,0 +1,376 @@
+//! Issues: the list, a draft's page (edit subject, preheader and intro,
+//! reorder or drop stories), the preview (desktop, mobile, plain text, and
+//! the size against Gmail's clipping limit), test send to yourself, send,
+//! cancel, and a progress page that moves while the issue goes out (a
+//! line of script polls `/progress`; without script the page refreshes).
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use maud::{PreEscaped, html};
+use serde::Serialize;
+
+use super::auth::{Editor, see_other};
+use super::csrf::{self, Checked, NoFields};
+use super::error::AdminError;
+use super::layout::{opt_when, page, page_with_head, when};
+use super::queries;
+use crate::delivery::store::DeliveryProgress;
+use crate::issues::edit::{DraftEdit, edit_draft};
+use crate::issues::render::{self, GMAIL_CLIP_BYTES};
+use crate::issues::send::{TestSendContext, cancel_issue, send_issue, send_test};
+use crate::issues::{Issue, IssueError, IssueStatus};
+use crate::web::AppState;
+
+const SECTION: &str = "Issues";
+
+async fn find(state: &AppState, id: i64) -> Result<Issue, AdminError> {
+    let issue = state
+        .store
+        .issue_by_id(id)
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    // A send whose rows are all done is marked sent on the way, as the API
+    // does, so the page never shows "sending" for a finished issue.
+    if issue.status == IssueStatus::Sending && state.store.mark_issue_sent_if_done(id).await? {
+        return state
+            .store
+            .issue_by_id(id)
+            .await?
+            .ok_or(AdminError::NotFound);
+    }
+    Ok(issue)
+}
+
+pub async fn list(editor: Editor, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+    let issues = queries::recent_issues(&state.store, 100).await?;
+    let newsletters = state.store.newsletters().await?;
+    let body = html! {
+        div class="actions" {
+            @for n in &newsletters {
+                form method="post" action={"/admin/newsletters/" (n.slug) "/build"} class="inline" {
+                    (csrf::field(&editor.csrf))
+                    button type="submit" { "Build " (n.name) " now" }
+                }
+            }
+        }
+        table {
+            tr { th { "Issue" } th { "Newsletter" } th { "Status" } th { "Created" } th { "Sent" } }
+            @for (issue, slug) in &issues {
+                tr {
+                    td { a href={"/admin/issues/" (issue.id)} { "#" (issue.id) " " (issue.subject) } }
+                    td { (slug) }
+                    td { (issue.status) @if let Some(reason) = &issue.skip_reason { " " span class="muted" { (reason) } } }
+                    td { (when(issue.created_at)) }
+                    td { (opt_when(issue.sent_at)) }
+                }
+            }
+        }
+    };
+    Ok(page(&editor, SECTION, "Issues", body))
+}
+
+pub async fn show(
+    editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AdminError> {
+    let issue = find(&state, *id).await?;
+    let stories = state.store.issue_stories(issue.id).await?;
+    let counts = state.store.delivery_counts(issue.id).await?;
+    let base = format!("/admin/issues/{}", issue.id);
+    let draft = issue.status == IssueStatus::Draft;
+    let body = html! {
+        p { "Status: " strong { (issue.status) } " · " (counts.sent) " sent, " (counts.failed) " failed, " (counts.pending + counts.sending) " pending" }
+        div class="actions" {
+            a href={(base) "/preview"} { "Preview" }
+            @if issue.status == IssueStatus::Sending || issue.status == IssueStatus::Sent {
+                a href={(base) "/sending"} { "Progress" }
+            }
+            form method="post" action={(base) "/test"} class="inline" {
+                (csrf::field(&editor.csrf))
+                button type="submit" class="secondary" { "Send a test to " (editor.user.email) }
+            }
+            @if draft {
+                form method="post" action={(base) "/send"} class="inline" {
+                    (csrf::field(&editor.csrf))
+                    button type="submit" { "Send to subscribers" }
+                }
+            }
+            @if draft || issue.status == IssueStatus::Sending {
+                form method="post" action={(base) "/cancel"} class="inline" {
+                    (csrf::field(&editor.csrf))
+                    button type="submit" class="danger" { "Cancel" }
+                }
+            }
+        }
+        @if draft {
+            form method="post" action=(base) class="stack" {
+                (csrf::field(&editor.csrf))
+                label { "Subject" input name="subject" value=(issue.subject) required; }
+                label { "Preheader (the line after the subject in the inbox)" input name="preheader" value=(issue.preheader.clone().unwrap_or_default()); }
+                label { "Intro" textarea name="intro" { (issue.intro.clone().unwrap_or_default()) } }
+                h2 { "Stories" }
+                table {
+                    tr { th { "Order" } th { "Story" } th { "Drop" } }
+                    @for (i, story) in stories.iter().enumerate() {
+                        tr {
+                            td { input type="number" name={"pos_" (story.id)} value=(i + 1) min="1" style="width:5rem"; }
+                            td { (story.title) }
+                            td { input type="checkbox" name={"drop_" (story.id)} aria-label={"Drop " (story.title)}; }
+                        }
+                    }
+                }
+                button type="submit" { "Save draft" }
+            }
+        } @else {
+            h2 { (issue.subject) }
+            ol { @for story in &stories { li { a href=(story.url) { (story.title) } } } }
+        }
+    };
+    Ok(page(
+        &editor,
+        SECTION,
+        &format!("Issue #{}", issue.id),
+        body,
+    ))
+}
+
+/// The draft form: fixed fields plus `pos_ID` and `drop_ID` per story, so
+/// it is read as pairs.
+pub async fn edit(
+    _editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    Checked(pairs): Checked<Vec<(String, String)>>,
+) -> Result<HttpResponse, AdminError> {
+    let fields: HashMap<&str, &str> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut order: Vec<(i64, i64)> = Vec::new();
+    for (name, value) in &pairs {
+        if let Some(story) = name
+            .strip_prefix("pos_")
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            if fields.contains_key(format!("drop_{story}").as_str()) {
+                continue;
+            }
+            let position = value.trim().parse::<i64>().unwrap_or(i64::MAX);
+            order.push((position, story));
+        }
+    }
+    order.sort();
+    let optional = |name: &str| {
+        fields
+            .get(name)
+            .map(|v| Some(v.to_string()).filter(|v| !v.trim().is_empty()))
+    };
+    let edit = DraftEdit {
+        subject: fields.get("subject").map(|s| s.to_string()),
+        preheader: optional("preheader"),
+        intro: optional("intro"),
+        story_ids: Some(order.into_iter().map(|(_, story)| story).collect()),
+    };
+    edit_draft(&state.store, *id, edit).await?;
+    Ok(see_other(&format!("/admin/issues/{id}")))
+}
+
+pub async fn preview(
+    editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AdminError> {
+    let issue = find(&state, *id).await?;
+    let email = rendered(&state, issue.id).await?;
+    let bytes = email.html.len();
+    let base = format!("/admin/issues/{}", issue.id);
+    let body = html! {
+        p { a href=(base) { "Back to the issue" } }
+        p id="html-size" class={ "flash" @if bytes > GMAIL_CLIP_BYTES { " error" } } {
+            "HTML size: " (format!("{:.1}", bytes as f64 / 1024.0)) " KB of Gmail's "
+            (GMAIL_CLIP_BYTES / 1024) " KB limit"
+            @if bytes > GMAIL_CLIP_BYTES { " — Gmail will clip this email." } @else { " — fine." }
+        }
+        p { strong { "Subject: " } (email.subject) }
+        div class="row" {
+            div { h2 { "Desktop" } iframe class="preview" title="Desktop preview" sandbox="" src={(base) "/preview.html"} style="width:680px" {} }
+            div { h2 { "Mobile" } iframe class="preview" title="Mobile preview" sandbox="" src={(base) "/preview.html"} style="width:375px" {} }
+        }
+        h2 { "Plain text" }
+        pre class="text" id="text-part" { (email.text) }
+    };
+    Ok(page(
+        &editor,
+        SECTION,
+        &format!("Preview of issue #{}", issue.id),
+        body,
+    ))
+}
+
+async fn rendered(state: &AppState, id: i64) -> Result<email_templates::RenderedEmail, AdminError> {
+    let content = state
+        .store
+        .issue_content(id)
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    let template = render::render_digest(&state.templates, &state.settings, &content, false)
+        .map_err(IssueError::from)?;
+    Ok(render::editor_copy(&template, &state.links))
+}
+
+/// The email's HTML alone, for the preview frames.
+pub async fn preview_html(
+    _editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AdminError> {
+    let email = rendered(&state, *id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Frame-Options", "SAMEORIGIN"))
+        .body(email.html))
+}
+
+pub async fn test_send(
+    editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: Checked<NoFields>,
+) -> Result<HttpResponse, AdminError> {
+    let context = TestSendContext {
+        store: &state.store,
+        templates: &state.templates,
+        settings: &state.settings,
+        links: &state.links,
+        waker: &state.mail_waker,
+    };
+    send_test(context, *id, &editor.user.email).await?;
+    let body = html! {
+        p class="flash" role="status" { "A test copy is on its way to " (editor.user.email) "." }
+        p { a href={"/admin/issues/" (id)} { "Back to the issue" } }
+    };
+    Ok(page(&editor, SECTION, "Test sent", body))
+}
+
+pub async fn send(
+    _editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: Checked<NoFields>,
+) -> Result<HttpResponse, AdminError> {
+    send_issue(&state.store, &state.mail_waker, *id).await?;
+    Ok(see_other(&format!("/admin/issues/{id}/sending")))
+}
+
+pub async fn cancel(
+    _editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: Checked<NoFields>,
+) -> Result<HttpResponse, AdminError> {
+    cancel_issue(&state.store, *id).await?;
+    Ok(see_other(&format!("/admin/issues/{id}")))
+}
+
+/// What the progress page shows, and what `/progress` answers as JSON.
+#[derive(Debug, Serialize)]
+pub struct Progress {
+    pub status: String,
+    pub total: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub pending: i64,
+    pub cancelled: i64,
+    pub percent: i64,
+    pub done: bool,
+}
+
+impl Progress {
+    fn of(issue: &Issue, p: &DeliveryProgress) -> Progress {
+        let finished = p.sent + p.failed + p.cancelled;
+        let done = !matches!(issue.status, IssueStatus::Sending | IssueStatus::Draft);
+        let percent = if p.total > 0 {
+            finished * 100 / p.total
+        } else if done {
+            100
+        } else {
+            0
+        };
+        Progress {
+            status: issue.status.to_string(),
+            total: p.total,
+            sent: p.sent,
+            failed: p.failed,
+            pending: p.pending + p.sending,
+            cancelled: p.cancelled,
+            percent,
+            done,
+        }
+    }
+}
+
+async fn progress_of(state: &AppState, id: i64) -> Result<Progress, AdminError> {
+    let issue = find(state, id).await?;
+    let rows = state.store.delivery_progress(id).await?;
+    Ok(Progress::of(&issue, &rows))
+}
+
+pub async fn progress_json(
+    _editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AdminError> {
+    let progress = progress_of(&state, *id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(progress))
+}
+
+/// Polls `/progress` every second and moves the bar; stops when done.
+const PROGRESS_SCRIPT: &str = r#"(function(){
+var root=document.getElementById('progress');if(!root)return;
+var url=root.getAttribute('data-url');
+function tick(){fetch(url,{credentials:'same-origin',headers:{'Accept':'application/json'}})
+.then(function(r){return r.json();}).then(function(p){
+document.getElementById('bar').style.width=p.percent+'%';
+document.getElementById('percent').textContent=p.percent+' %';
+['sent','failed','pending','total'].forEach(function(k){document.getElementById(k).textContent=p[k];});
+document.getElementById('status').textContent=p.status;
+if(!p.done){setTimeout(tick,1000);}}).catch(function(){setTimeout(tick,1000);});}
+setTimeout(tick,1000);})();"#;
+
+pub async fn sending_page(
+    editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AdminError> {
+    let p = progress_of(&state, *id).await?;
+    let head = html! {
+        @if !p.done { noscript { meta http-equiv="refresh" content="2"; } }
+    };
+    let body = html! {
+        div id="progress" data-url={"/admin/issues/" (id) "/progress"} {
+            p { "Status: " strong id="status" { (p.status) } }
+            div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=(p.percent) {
+                div id="bar" style={"width:" (p.percent) "%"} {}
+            }
+            p { strong id="percent" { (p.percent) " %" } }
+            table {
+                tr { th { "Sent" } th { "Failed" } th { "Pending" } th { "Total" } }
+                tr { td id="sent" { (p.sent) } td id="failed" { (p.failed) } td id="pending" { (p.pending) } td id="total" { (p.total) } }
+            }
+        }
+        p { a href={"/admin/issues/" (id)} { "Back to the issue" } }
+        @if !p.done { script { (PreEscaped(PROGRESS_SCRIPT)) } }
+    };
+    Ok(page_with_head(
+        &editor,
+        SECTION,
+        &format!("Sending issue #{id}"),
+        head,
+        body,
+    ))
+}

@@ -1,0 +1,82 @@
+//! The `/admin` UI for editors: server-rendered maud pages that work without
+//! JavaScript, behind a login ([`auth`]), a session cookie ([`session`])
+//! and a CSRF token on every form ([`csrf`]). Handlers are thin: they call
+//! the same domain functions as the JSON API and the CLI.
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+pub mod auth;
+pub mod csrf;
+pub mod dashboard;
+pub mod error;
+pub mod issues;
+pub mod layout;
+pub mod newsletters;
+pub mod queries;
+pub mod session;
+pub mod settings;
+pub mod stories;
+pub mod subscribers;
+
+/// The `/admin` scope, wrapped in the session middleware (and nothing else
+/// is).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .wrap(from_fn(session::with_session))
+            .route("", web::get().to(dashboard::dashboard))
+            .route("/", web::get().to(dashboard::dashboard))
+            .route("/login", web::get().to(auth::login_page))
+            .route("/login", web::post().to(auth::login))
+            .route("/logout", web::post().to(auth::logout))
+            .route("/newsletters", web::get().to(newsletters::list))
+            .route("/newsletters", web::post().to(newsletters::create))
+            .route("/newsletters/new", web::get().to(newsletters::new_form))
+            .route("/newsletters/{slug}", web::get().to(newsletters::show))
+            .route("/newsletters/{slug}", web::post().to(newsletters::update))
+            .route(
+                "/newsletters/{slug}/pause",
+                web::post().to(newsletters::toggle_pause),
+            )
+            .route(
+                "/newsletters/{slug}/build",
+                web::post().to(newsletters::build_now),
+            )
+            .route("/stories", web::get().to(stories::list))
+            .route("/stories", web::post().to(stories::add))
+            .route("/issues", web::get().to(issues::list))
+            .route("/issues/{id}", web::get().to(issues::show))
+            .route("/issues/{id}", web::post().to(issues::edit))
+            .route("/issues/{id}/preview", web::get().to(issues::preview))
+            .route(
+                "/issues/{id}/preview.html",
+                web::get().to(issues::preview_html),
+            )
+            .route("/issues/{id}/test", web::post().to(issues::test_send))
+            .route("/issues/{id}/send", web::post().to(issues::send))
+            .route("/issues/{id}/cancel", web::post().to(issues::cancel))
+            .route("/issues/{id}/sending", web::get().to(issues::sending_page))
+            .route(
+                "/issues/{id}/progress",
+                web::get().to(issues::progress_json),
+            )
+            .route("/subscribers", web::get().to(subscribers::list))
+            .route("/subscribers/{id}", web::get().to(subscribers::show))
+            .route(
+                "/subscribers/{id}/unsubscribe",
+                web::post().to(subscribers::unsubscribe),
+            )
+            .route(
+                "/subscribers/{id}/erase",
+                web::post().to(subscribers::erase),
+            )
+            .route("/settings", web::get().to(settings::show))
+            .route("/settings/tokens", web::post().to(settings::create_token))
+            .route(
+                "/settings/tokens/{id}/revoke",
+                web::post().to(settings::revoke_token),
+            )
+            .route("/settings/mail-check", web::post().to(settings::mail_check)),
+    );
+}

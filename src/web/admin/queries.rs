@@ -1,0 +1,178 @@
+//! The admin's own reads: counts for the dashboard, the growth series,
+//! lists with search and keyset pagination. Everything else the admin shows
+//! comes from the domain modules' stores.
+
+use sqlx::Row;
+
+use crate::issues::Issue;
+use crate::issues::store::ISSUE_COLUMNS;
+use crate::store::{Store, StoreError};
+use crate::stories::Story;
+use crate::stories::store::STORY_COLUMNS;
+
+pub const DAY_MS: i64 = 86_400_000;
+
+/// One line of the subscribers list.
+#[derive(Debug, Clone)]
+pub struct SubscriberLine {
+    pub id: i64,
+    pub email: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// One delivery of a subscriber's history.
+#[derive(Debug, Clone)]
+pub struct DeliveryLine {
+    pub kind: String,
+    pub issue_id: Option<i64>,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+pub const SUBSCRIBER_STATUSES: [&str; 4] = ["pending", "active", "unsubscribed", "bounced"];
+
+/// Subscribers by status.
+pub async fn subscribers_by_status(store: &Store) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM subscribers GROUP BY status")
+        .fetch_all(store.pool())
+        .await?;
+    let mut counts = Vec::new();
+    for row in &rows {
+        counts.push((row.try_get("status")?, row.try_get("n")?));
+    }
+    Ok(counts)
+}
+
+/// New subscribers per day (day number since the epoch, count) since
+/// `since_ms`. Listing every status lets both databases read the
+/// (status, created_at) index as four ranges instead of the table.
+pub async fn signups_per_day(store: &Store, since_ms: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM subscribers \
+         WHERE status IN ('pending', 'active', 'unsubscribed', 'bounced') AND created_at >= $1 \
+         GROUP BY created_at / 86400000 ORDER BY 1",
+    )
+    .bind(since_ms)
+    .fetch_all(store.pool())
+    .await?;
+    let mut days = Vec::new();
+    for row in &rows {
+        days.push((row.try_get("day")?, row.try_get("n")?));
+    }
+    Ok(days)
+}
+
+/// The newest issues, with their newsletter's slug.
+pub async fn recent_issues(store: &Store, limit: i64) -> Result<Vec<(Issue, String)>, StoreError> {
+    let columns = ISSUE_COLUMNS
+        .split(", ")
+        .map(|c| format!("i.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {columns}, n.slug AS newsletter_slug FROM issues i \
+         JOIN newsletters n ON n.id = i.newsletter_id ORDER BY i.id DESC LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    let mut issues = Vec::new();
+    for row in &rows {
+        issues.push((Issue::from_row(row)?, row.try_get("newsletter_slug")?));
+    }
+    Ok(issues)
+}
+
+/// Stories, newest first, whose title or URL contains `search`.
+pub async fn search_stories(
+    store: &Store,
+    search: &str,
+    limit: i64,
+) -> Result<Vec<Story>, StoreError> {
+    let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {STORY_COLUMNS} FROM stories \
+         WHERE $1 = '' OR LOWER(title) LIKE $2 ESCAPE '\\' OR LOWER(url) LIKE $2 ESCAPE '\\' \
+         ORDER BY published_at DESC, id DESC LIMIT $3"
+    )))
+    .bind(search)
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.iter().map(Story::from_row).collect::<Result<_, _>>()?)
+}
+
+/// A page of subscribers after id `after` (keyset: the page costs the same
+/// at the end of a million rows as at the start), filtered by an address
+/// fragment and a status.
+pub async fn subscribers_page(
+    store: &Store,
+    search: &str,
+    status: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<SubscriberLine>, StoreError> {
+    let pattern = format!("%{}%", escape_like(&search.trim().to_lowercase()));
+    let rows = sqlx::query(
+        "SELECT id, email, status, created_at FROM subscribers \
+         WHERE id > $1 AND ($2 = '' OR status = $2) AND ($3 = '%%' OR email_key LIKE $3 ESCAPE '\\') \
+         ORDER BY id LIMIT $4",
+    )
+    .bind(after)
+    .bind(status.unwrap_or(""))
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    let mut lines = Vec::new();
+    for row in &rows {
+        lines.push(SubscriberLine {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            status: row.try_get("status")?,
+            created_at: row.try_get("created_at")?,
+        });
+    }
+    Ok(lines)
+}
+
+/// A subscriber's last deliveries, newest first.
+pub async fn deliveries_of(
+    store: &Store,
+    subscriber_id: i64,
+    limit: i64,
+) -> Result<Vec<DeliveryLine>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT kind, issue_id, status, attempts, last_error, created_at, sent_at \
+         FROM deliveries WHERE subscriber_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(subscriber_id)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    let mut lines = Vec::new();
+    for row in &rows {
+        lines.push(DeliveryLine {
+            kind: row.try_get("kind")?,
+            issue_id: row.try_get("issue_id")?,
+            status: row.try_get("status")?,
+            attempts: row.try_get("attempts")?,
+            last_error: row.try_get("last_error")?,
+            created_at: row.try_get("created_at")?,
+            sent_at: row.try_get("sent_at")?,
+        });
+    }
+    Ok(lines)
+}
+
+/// `%` and `_` typed in a search are meant literally.
+fn escape_like(raw: &str) -> String {
+    raw.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
