@@ -5,7 +5,12 @@
 use gazette::users::{Password, Role, add_user};
 use reqwest::StatusCode;
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use std::time::Duration;
+
+use gazette::config::{MailTransportKind, Settings, SmtpTls};
+
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use crate::smtp_server::SmtpServer;
 
 pub const PASSWORD: &str = "a long enough password";
 
@@ -303,7 +308,379 @@ async fn user_added_on_the_command_line_can_log_in(backend: Backend) {
     assert_eq!(app.get("/admin/settings").await.status(), StatusCode::OK);
 }
 
+/// The app's mail goes to the loopback SMTP server `port`.
+pub fn smtp_at(port: u16) -> impl FnOnce(&mut Settings) {
+    move |s: &mut Settings| {
+        s.mail.transport = MailTransportKind::Smtp;
+        s.mail.smtp.host = "127.0.0.1".into();
+        s.mail.smtp.port = port;
+        s.mail.smtp.tls = SmtpTls::None;
+        s.mail.retry_base_ms = 100;
+    }
+}
+
+async fn editor_schedules_builds_edits_previews_tests_and_sends(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_app_with(backend, smtp_at(smtp.port)).await;
+    app.add_user("editor@example.org", Role::Editor).await;
+    app.log_in("editor@example.org", PASSWORD).await;
+    let csrf = app.admin_csrf().await;
+
+    // A bad schedule is refused with the reason and nothing stored.
+    let bad = app
+        .admin_post(
+            "/admin/newsletters",
+            &[
+                ("csrf", &csrf),
+                ("slug", "friday"),
+                ("name", "Friday digest"),
+                ("schedule", "0 7 * *"),
+                ("timezone", "Africa/Bamako"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("schedule"));
+    assert!(
+        app.store
+            .newsletter_by_slug("friday")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let created = app
+        .admin_post(
+            "/admin/newsletters",
+            &[
+                ("csrf", &csrf),
+                ("slug", "friday"),
+                ("name", "Friday digest"),
+                ("locale", "en"),
+                ("max_stories", "5"),
+                ("schedule", "0 7 * * FRI"),
+                ("timezone", "Africa/Bamako"),
+                ("skip_when_empty", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&created), "/admin/newsletters/friday");
+    let page = app
+        .get("/admin/newsletters/friday")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let runs = page.split("<ol id=\"next-runs\">").nth(1).unwrap();
+    let runs = &runs[..runs.find("</ol>").unwrap()];
+    assert_eq!(runs.matches("<li>").count(), 5, "{runs}");
+    assert_eq!(runs.matches("Fri ").count(), 5, "{runs}");
+    assert!(page.contains("<option value=\"Africa/Bamako\" selected>"));
+
+    // Pause and resume.
+    app.admin_post("/admin/newsletters/friday/pause", &[("csrf", &csrf)])
+        .await;
+    assert!(
+        app.store
+            .newsletter_by_slug("friday")
+            .await
+            .unwrap()
+            .unwrap()
+            .paused
+    );
+    app.admin_post("/admin/newsletters/friday/pause", &[("csrf", &csrf)])
+        .await;
+    let newsletter = app
+        .store
+        .newsletter_by_slug("friday")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!newsletter.paused);
+
+    for (url, title) in [
+        ("https://news.example.org/a", "Bridge reopens"),
+        ("https://news.example.org/b", "Market day moves"),
+    ] {
+        let added = app
+            .admin_post(
+                "/admin/stories",
+                &[
+                    ("csrf", &csrf),
+                    ("url", url),
+                    ("title", title),
+                    ("tags", ""),
+                ],
+            )
+            .await;
+        assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    }
+    let stories = app
+        .get("/admin/stories?q=bridge")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(stories.contains("Bridge reopens") && !stories.contains("Market day moves"));
+
+    crate::editor::subscriber(
+        &app,
+        "reader@example.net",
+        "active",
+        false,
+        "active",
+        newsletter.id,
+    )
+    .await;
+    let built = app
+        .admin_post("/admin/newsletters/friday/build", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(built.status(), StatusCode::SEE_OTHER);
+    let issue_path = location(&built);
+    let issue_id: i64 = issue_path.rsplit('/').next().unwrap().parse().unwrap();
+    let stories = app.store.issue_stories(issue_id).await.unwrap();
+    assert_eq!(stories.len(), 2);
+
+    // Edit: new subject, the second story first, the first dropped.
+    let (first, second) = (stories[0].id, stories[1].id);
+    let kept_title = stories[1].title.clone();
+    let edited = app
+        .admin_post(
+            &issue_path,
+            &[
+                ("csrf", &csrf),
+                ("subject", "This week in town"),
+                ("preheader", "Two things"),
+                ("intro", "Hello"),
+                (&format!("pos_{first}"), "1"),
+                (&format!("drop_{first}"), "on"),
+                (&format!("pos_{second}"), "2"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::SEE_OTHER);
+    let issue = app.store.issue_by_id(issue_id).await.unwrap().unwrap();
+    assert_eq!(issue.subject, "This week in town");
+    let kept: Vec<i64> = app
+        .store
+        .issue_stories(issue_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(kept, vec![second]);
+
+    let preview = app.get(&format!("{issue_path}/preview")).await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let preview = preview.text().await.unwrap();
+    assert!(preview.contains("KB of Gmail's 102 KB limit"), "{preview}");
+    assert!(preview.contains("preview.html"));
+    let text = preview.split("id=\"text-part\"").nth(1).unwrap();
+    assert!(text.contains(&kept_title), "the text part: {text}");
+    assert!(!text.contains(&stories[0].title), "dropped: {text}");
+    let frame = app.get(&format!("{issue_path}/preview.html")).await;
+    assert_eq!(frame.status(), StatusCode::OK);
+    assert!(frame.text().await.unwrap().contains(&kept_title));
+
+    let test = app
+        .admin_post(&format!("{issue_path}/test"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(test.status(), StatusCode::OK);
+    let mail = smtp.wait_for(1, Duration::from_secs(15)).await.remove(0);
+    assert_eq!(mail.to, vec!["editor@example.org".to_string()]);
+
+    let sent = app
+        .admin_post(&format!("{issue_path}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&sent), format!("{issue_path}/sending"));
+    let sending = app.get(&location(&sent)).await.text().await.unwrap();
+    assert!(sending.contains("role=\"progressbar\""));
+    let mut progress = serde_json::Value::Null;
+    for _ in 0..150 {
+        progress = app
+            .get(&format!("{issue_path}/progress"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if progress["done"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(progress["percent"], 100, "{progress}");
+    assert_eq!(progress["sent"], 1, "{progress}");
+    assert_eq!(progress["status"], "sent", "{progress}");
+    let received = smtp.wait_for(2, Duration::from_secs(15)).await;
+    assert!(
+        received
+            .iter()
+            .any(|m| m.to == vec!["reader@example.net".to_string()])
+    );
+
+    let dashboard = app.get("/admin").await.text().await.unwrap();
+    assert!(dashboard.contains("This week in town"));
+    assert!(dashboard.contains("Friday digest"), "next scheduled send");
+}
+
+async fn subscribers_are_searched_paged_unsubscribed_and_erased(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("editor@example.org", Role::Editor).await;
+    app.log_in("editor@example.org", PASSWORD).await;
+    let newsletter = app.store.newsletters().await.unwrap().remove(0);
+    let mut ids = Vec::new();
+    for n in 0..55 {
+        let status = if n % 5 == 0 { "pending" } else { "active" };
+        ids.push(
+            crate::editor::subscriber(
+                &app,
+                &format!("reader{n:02}@example.net"),
+                status,
+                false,
+                status,
+                newsletter.id,
+            )
+            .await,
+        );
+    }
+    let first = app.get("/admin/subscribers").await.text().await.unwrap();
+    assert_eq!(first.matches("href=\"/admin/subscribers/").count(), 50);
+    let next = first.split("rel=\"next\"").next().unwrap();
+    let next = &next[next.rfind("href=\"").unwrap() + 6..];
+    let next = next[..next.find('"').unwrap()].replace("&amp;", "&");
+    assert!(next.contains(&format!("after={}", ids[49])), "{next}");
+    let second = app.get(&next).await.text().await.unwrap();
+    assert_eq!(second.matches("href=\"/admin/subscribers/").count(), 5);
+
+    let pending = app
+        .get("/admin/subscribers?status=pending&q=reader1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.matches("href=\"/admin/subscribers/").count(),
+        2,
+        "10 and 15"
+    );
+
+    let id = ids[1];
+    let detail = app
+        .get(&format!("/admin/subscribers/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(detail.contains("reader01@example.net") && detail.contains("Consent record"));
+    let csrf = csrf_of(&detail);
+    let left = app
+        .admin_post(
+            &format!("/admin/subscribers/{id}/unsubscribe"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(left.status(), StatusCode::SEE_OTHER);
+    let status: String = sqlx::query_scalar("SELECT status FROM subscribers WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(status, "unsubscribed");
+
+    let erased = app
+        .admin_post(
+            &format!("/admin/subscribers/{id}/erase"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(erased.status(), StatusCode::SEE_OTHER);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    assert!(
+        app.store
+            .is_erased_address("reader01@example.net")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        app.get(&format!("/admin/subscribers/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn admins_create_and_revoke_tokens_and_check_mail(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_app_with(backend, smtp_at(smtp.port)).await;
+    app.add_user("admin@example.org", Role::Admin).await;
+    app.log_in("admin@example.org", PASSWORD).await;
+    let csrf = app.admin_csrf().await;
+    let created = app
+        .admin_post(
+            "/admin/settings/tokens",
+            &[("csrf", &csrf), ("name", "cms")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let secret = created
+        .split("<pre class=\"text\" id=\"new-token\">")
+        .nth(1)
+        .unwrap();
+    let secret = &secret[..secret.find('<').unwrap()];
+    let api = app
+        .client
+        .get(app.url("/api/newsletters"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::OK);
+    let token = app.store.api_tokens().await.unwrap().remove(0);
+    let revoked = app
+        .admin_post(
+            &format!("/admin/settings/tokens/{}/revoke", token.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let api = app
+        .client
+        .get(app.url("/api/newsletters"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+
+    let check = app
+        .admin_post("/admin/settings/mail-check", &[("csrf", &csrf)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(check.contains("the server answered"), "{check}");
+    smtp.stop();
+    let check = app
+        .admin_post("/admin/settings/mail-check", &[("csrf", &csrf)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(check.contains("Cannot use 127.0.0.1"), "{check}");
+}
+
 crate::both_databases!(
+    editor_schedules_builds_edits_previews_tests_and_sends,
+    subscribers_are_searched_paged_unsubscribed_and_erased,
+    admins_create_and_revoke_tokens_and_check_mail,
     every_admin_route_redirects_to_login_without_a_session,
     wrong_password_gets_the_generic_message_and_right_one_the_dashboard,
     logins_are_rate_limited_per_address,
