@@ -16,3 +16,4 @@ mod issues;
 mod archive;
 mod cli;
 mod admin;
+mod admin_browser;

@@ -1,0 +1,199 @@
+//! The editor's whole job in a real browser (headless Chromium through
+//! chromedriver): log in, create a scheduled newsletter, add a story, build
+//! the draft, preview it, test-send it (the mail reaches the loopback SMTP
+//! server), send it and watch the progress reach 100 %. On failure the
+//! screenshot and page source are kept under tests/artifacts/.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use gazette::users::Role;
+
+use crate::admin::{PASSWORD, smtp_at};
+use crate::browser_support::Browser;
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::smtp_server::SmtpServer;
+
+const EDITOR: &str = "editor@example.org";
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn editor_sends_an_issue_in_the_browser(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_app_with(backend, smtp_at(smtp.port)).await;
+    app.add_user(EDITOR, Role::Editor).await;
+    let browser = Browser::start().await;
+    let outcome = editor_flow(&app, &browser.client, &smtp).await;
+    if let Err(problem) = outcome {
+        browser
+            .save_artifacts(&format!("editor_sends_an_issue_in_the_browser-{backend:?}"))
+            .await;
+        browser.close().await;
+        panic!("{problem}");
+    }
+    browser.close().await;
+    app.stop().await;
+}
+
+fn failed(step: &str) -> impl Fn(fantoccini::error::CmdError) -> String + '_ {
+    move |e| format!("{step}: {e}")
+}
+
+async fn fill(c: &Client, css: &str, text: &str) -> Result<(), String> {
+    let step = format!("fill {css}");
+    c.find(Locator::Css(css))
+        .await
+        .map_err(failed(&step))?
+        .send_keys(text)
+        .await
+        .map_err(failed(&step))
+}
+
+async fn click(c: &Client, css: &str) -> Result<(), String> {
+    let step = format!("click {css}");
+    c.find(Locator::Css(css))
+        .await
+        .map_err(failed(&step))?
+        .click()
+        .await
+        .map_err(failed(&step))
+}
+
+async fn wait_for(c: &Client, css: &str) -> Result<String, String> {
+    let step = format!("wait for {css}");
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .map_err(failed(&step))?
+        .text()
+        .await
+        .map_err(failed(&step))
+}
+
+async fn editor_flow(app: &TestApp, c: &Client, smtp: &SmtpServer) -> Result<(), String> {
+    // The admin sends to the login page, which comes back after it.
+    c.goto(&app.url("/admin/newsletters/new"))
+        .await
+        .map_err(failed("open the admin"))?;
+    fill(c, "input[name=email]", EDITOR).await?;
+    fill(c, "input[name=password]", PASSWORD).await?;
+    click(c, "form[action='/admin/login'] button[type=submit]").await?;
+    wait_for(c, "input[name=slug]").await?;
+
+    fill(c, "input[name=slug]", "weekly").await?;
+    fill(c, "input[name=name]", "The Weekly").await?;
+    fill(c, "input[name=schedule]", "0 7 * * FRI").await?;
+    c.find(Locator::Css("select[name=timezone]"))
+        .await
+        .map_err(failed("find the timezone picker"))?
+        .select_by_value("Africa/Bamako")
+        .await
+        .map_err(failed("choose a timezone"))?;
+    click(c, "form[action='/admin/newsletters'] button[type=submit]").await?;
+    let runs = wait_for(c, "#next-runs").await?;
+    if runs.lines().count() != 5 || !runs.contains("GMT") {
+        return Err(format!(
+            "expected five Friday runs in Bamako time, got {runs:?}"
+        ));
+    }
+    let newsletter = app
+        .store
+        .newsletter_by_slug("weekly")
+        .await
+        .unwrap()
+        .ok_or("the newsletter was not stored")?;
+    crate::editor::subscriber(
+        app,
+        "reader@example.net",
+        "active",
+        false,
+        "active",
+        newsletter.id,
+    )
+    .await;
+
+    c.goto(&app.url("/admin/stories"))
+        .await
+        .map_err(failed("open stories"))?;
+    fill(c, "input[name=url]", "https://news.example.org/bridge").await?;
+    fill(c, "input[name=title]", "The bridge reopens").await?;
+    click(c, "form[action='/admin/stories'][method=post] button").await?;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath("//td/a[contains(., 'The bridge reopens')]"))
+        .await
+        .map_err(failed("see the story in the list"))?;
+
+    c.goto(&app.url("/admin/newsletters/weekly"))
+        .await
+        .map_err(failed("open the newsletter"))?;
+    click(c, "form[action='/admin/newsletters/weekly/build'] button").await?;
+    let title = wait_for(c, "main h1").await?;
+    if !title.starts_with("Issue #") {
+        return Err(format!("build did not open the draft: {title:?}"));
+    }
+    let issue_url = c
+        .current_url()
+        .await
+        .map_err(failed("read the issue URL"))?
+        .to_string();
+    let issue_path = issue_url
+        .strip_prefix(&app.address)
+        .ok_or("issue URL on another host")?
+        .to_string();
+
+    click(c, &format!("a[href='{issue_path}/preview']")).await?;
+    let size = wait_for(c, "#html-size").await?;
+    if !size.contains("KB of Gmail's 102 KB limit") {
+        return Err(format!("no size report: {size:?}"));
+    }
+    c.find(Locator::Css("iframe[title='Mobile preview']"))
+        .await
+        .map_err(failed("see the mobile preview"))?;
+    let text = wait_for(c, "#text-part").await?;
+    if !text.contains("The bridge reopens") {
+        return Err(format!("the text part lacks the story: {text:?}"));
+    }
+
+    c.goto(&issue_url)
+        .await
+        .map_err(failed("back to the issue"))?;
+    click(c, &format!("form[action='{issue_path}/test'] button")).await?;
+    wait_for(c, ".flash[role=status]").await?;
+    let test = smtp.wait_for(1, WAIT).await;
+    if test[0].to != vec![EDITOR.to_string()] {
+        return Err(format!("the test went to {:?}", test[0].to));
+    }
+
+    c.goto(&issue_url)
+        .await
+        .map_err(failed("back to the issue"))?;
+    click(c, &format!("form[action='{issue_path}/send'] button")).await?;
+    wait_for(c, "#progress").await?;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let percent = wait_for(c, "#percent").await?;
+        if percent.trim() == "100 %" {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("progress stuck at {percent:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = wait_for(c, "#status").await?;
+    if status != "sent" {
+        return Err(format!("status {status:?} at 100 %"));
+    }
+    let received = smtp.wait_for(2, WAIT).await;
+    if !received
+        .iter()
+        .any(|m| m.to == vec!["reader@example.net".to_string()])
+    {
+        return Err("the subscriber got nothing".into());
+    }
+    Ok(())
+}
+
+crate::both_databases!(editor_sends_an_issue_in_the_browser);
