@@ -21,6 +21,7 @@ const GET_ROUTES: &[&str] = &[
     "/admin/newsletters/new",
     "/admin/newsletters/news",
     "/admin/stories",
+    "/admin/schedule-preview?schedule=0+7+*+*+FRI",
     "/admin/issues",
     "/admin/issues/1",
     "/admin/issues/1/preview",
@@ -38,6 +39,7 @@ const POST_ROUTES: &[&str] = &[
     "/admin/newsletters/news/pause",
     "/admin/newsletters/news/build",
     "/admin/stories",
+    "/admin/stories/1/hide",
     "/admin/issues/1",
     "/admin/issues/1/test",
     "/admin/issues/1/send",
@@ -677,7 +679,75 @@ async fn admins_create_and_revoke_tokens_and_check_mail(backend: Backend) {
     assert!(check.contains("Cannot use 127.0.0.1"), "{check}");
 }
 
+async fn schedule_preview_and_hidden_stories(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("editor@example.org", Role::Editor).await;
+    app.log_in("editor@example.org", PASSWORD).await;
+    let runs: serde_json::Value = app
+        .get("/admin/schedule-preview?schedule=0+7+*+*+FRI&timezone=Europe%2FParis")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 5);
+    assert!(runs.iter().all(|r| r.as_str().unwrap().starts_with("Fri ")));
+    let bad: serde_json::Value = app
+        .get("/admin/schedule-preview?schedule=61+*+*+*+*&timezone=UTC")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(bad["error"].as_str().unwrap().contains("schedule"), "{bad}");
+
+    let csrf = app.admin_csrf().await;
+    app.admin_post(
+        "/admin/stories",
+        &[
+            ("csrf", &csrf),
+            ("url", "https://news.example.org/x"),
+            ("title", "Hide me"),
+        ],
+    )
+    .await;
+    let story: i64 = sqlx::query_scalar("SELECT id FROM stories")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    let hidden = app
+        .admin_post(&format!("/admin/stories/{story}/hide"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(hidden.status(), StatusCode::SEE_OTHER);
+    assert!(app.store.story_by_id(story).await.unwrap().unwrap().hidden);
+    let page = app.get("/admin/stories").await.text().await.unwrap();
+    assert!(page.contains("(hidden)") && page.contains(">Show<"));
+    app.admin_post(&format!("/admin/stories/{story}/hide"), &[("csrf", &csrf)])
+        .await;
+    assert!(!app.store.story_by_id(story).await.unwrap().unwrap().hidden);
+}
+
+async fn session_cookie_is_secure_on_https_sites(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.server.base_url = "https://news.example.org".into();
+    })
+    .await;
+    let login = app.get("/admin/login").await;
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("gazette_admin="))
+        .expect("a session cookie with the login form's token");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+}
+
 crate::both_databases!(
+    schedule_preview_and_hidden_stories,
+    session_cookie_is_secure_on_https_sites,
     editor_schedules_builds_edits_previews_tests_and_sends,
     subscribers_are_searched_paged_unsubscribed_and_erased,
     admins_create_and_revoke_tokens_and_check_mail,

@@ -59,16 +59,21 @@ async fn click(c: &Client, css: &str) -> Result<(), String> {
         .map_err(failed(&step))
 }
 
+/// The text of the first `css` match, waiting for it; a match on the page
+/// being left (stale) is looked up again on the next one.
 async fn wait_for(c: &Client, css: &str) -> Result<String, String> {
-    let step = format!("wait for {css}");
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .map_err(failed(&step))?
-        .text()
-        .await
-        .map_err(failed(&step))
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = match c.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(text) => return Ok(text),
+            Err(e) if Instant::now() > deadline => return Err(format!("wait for {css}: {e}")),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 async fn editor_flow(app: &TestApp, c: &Client, smtp: &SmtpServer) -> Result<(), String> {
@@ -90,6 +95,18 @@ async fn editor_flow(app: &TestApp, c: &Client, smtp: &SmtpServer) -> Result<(),
         .select_by_value("Africa/Bamako")
         .await
         .map_err(failed("choose a timezone"))?;
+    // The next runs show up as the schedule is typed.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let live = wait_for(c, "#live-runs").await?;
+        if live.starts_with("Next: Fri") {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no live next runs: {live:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     click(c, "form[action='/admin/newsletters'] button[type=submit]").await?;
     let runs = wait_for(c, "#next-runs").await?;
     if runs.lines().count() != 5 || !runs.contains("GMT") {
@@ -129,10 +146,11 @@ async fn editor_flow(app: &TestApp, c: &Client, smtp: &SmtpServer) -> Result<(),
         .await
         .map_err(failed("open the newsletter"))?;
     click(c, "form[action='/admin/newsletters/weekly/build'] button").await?;
-    let title = wait_for(c, "main h1").await?;
-    if !title.starts_with("Issue #") {
-        return Err(format!("build did not open the draft: {title:?}"));
-    }
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath("//main/h1[starts-with(., 'Issue #')]"))
+        .await
+        .map_err(failed("build opens the draft"))?;
     let issue_url = c
         .current_url()
         .await

@@ -292,8 +292,12 @@ impl Progress {
     fn of(issue: &Issue, p: &DeliveryProgress) -> Progress {
         let finished = p.sent + p.failed + p.cancelled;
         let done = !matches!(issue.status, IssueStatus::Sending | IssueStatus::Draft);
-        let percent = if p.total > 0 {
-            finished * 100 / p.total
+        let percent = if done && p.total == finished {
+            100
+        } else if p.total > 0 {
+            // 100 % means finished: rows still in a worker's hands keep it
+            // at 99.
+            (finished * 100 / p.total).min(99)
         } else if done {
             100
         } else {
@@ -313,8 +317,11 @@ impl Progress {
 }
 
 async fn progress_of(state: &AppState, id: i64) -> Result<Progress, AdminError> {
-    let issue = find(state, id).await?;
+    // Rows first, then the issue (which is marked sent when its rows are
+    // done): read the other way round, a row finishing in between would
+    // show 100 % on an issue still "sending".
     let rows = state.store.delivery_progress(id).await?;
+    let issue = find(state, id).await?;
     Ok(Progress::of(&issue, &rows))
 }
 

@@ -45,6 +45,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/stories", web::get().to(stories::list))
             .route("/stories", web::post().to(stories::add))
+            .route("/stories/{id}/hide", web::post().to(stories::toggle_hidden))
+            .route(
+                "/schedule-preview",
+                web::get().to(newsletters::schedule_preview),
+            )
             .route("/issues", web::get().to(issues::list))
             .route("/issues/{id}", web::get().to(issues::show))
             .route("/issues/{id}", web::post().to(issues::edit))
