@@ -111,6 +111,23 @@ pub struct MailSettings {
     pub bounce_threshold: u32,
     #[serde(default)]
     pub dkim: Option<DkimSettings>,
+    /// Hidden tuning key: the first retry waits about this long, each next
+    /// one twice as long (capped at an hour). Tests lower it.
+    #[serde(default = "mail_tuning::retry_base_ms")]
+    pub retry_base_ms: u64,
+    /// Hidden tuning key: how long a worker holds the rows it claimed; rows
+    /// of a worker that died are claimed again after it.
+    #[serde(default = "mail_tuning::lease_secs")]
+    pub lease_secs: u64,
+}
+
+mod mail_tuning {
+    pub fn retry_base_ms() -> u64 {
+        30_000
+    }
+    pub fn lease_secs() -> u64 {
+        300
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -272,6 +289,16 @@ impl Settings {
         bad_if(
             self.mail.max_attempts == 0,
             "mail.max_attempts",
+            "must be at least 1",
+        )?;
+        bad_if(
+            self.mail.retry_base_ms == 0,
+            "mail.retry_base_ms",
+            "must be at least 1",
+        )?;
+        bad_if(
+            self.mail.lease_secs == 0,
+            "mail.lease_secs",
             "must be at least 1",
         )?;
         bad_if(

@@ -26,6 +26,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Templates(#[from] crate::templates::TemplatesLoadError),
+    #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryStartError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -61,6 +63,9 @@ impl Application {
         settings: Settings,
         listener: TcpListener,
     ) -> Result<Application, StartError> {
+        // rustls panics when more than one crypto provider is built in and
+        // none is chosen; Gazette uses ring (an Err means already installed).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
         store.ensure_default_newsletter(&settings.site.name).await?;
@@ -89,6 +94,7 @@ impl Application {
             login_limits: Arc::new(web::admin::auth::LoginLimits::default()),
         };
         web::metrics::prometheus();
+        let delivery_state = state.clone();
         // One set of counters for all HTTP workers.
         let signup_limits = Data::new(web::rate_limit::SignupLimits::from_settings(
             &state.settings.server,
@@ -110,12 +116,13 @@ impl Application {
         .map_err(|source| StartError::Bind { address, source })?
         .run();
         let feed_poller = tokio::spawn(crate::feeds::poller::run(store.clone(), shutdown.clone()));
+        let delivery_workers = crate::delivery::start(&delivery_state, shutdown.clone())?;
         Ok(Application {
             port,
             server,
             store,
             shutdown,
-            workers: vec![feed_poller],
+            workers: std::iter::once(feed_poller).chain(delivery_workers).collect(),
         })
     }
 

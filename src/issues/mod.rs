@@ -10,6 +10,7 @@
 pub mod build;
 pub mod cli;
 pub mod edit;
+pub mod prepare;
 pub mod render;
 pub mod send;
 pub mod store;

@@ -7,6 +7,7 @@ mod helpers;
 mod smtp_server;
 
 mod browser;
+mod delivery;
 mod foundation;
 mod subscriptions;
 mod newsletters;

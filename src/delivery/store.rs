@@ -1,0 +1,396 @@
+//! The outbox's SQL: claiming due rows under a lease, recording outcomes in
+//! batches, giving rows back at shutdown, counting hard bounces.
+//!
+//! Claiming: PostgreSQL locks the chosen rows with `FOR UPDATE SKIP LOCKED`,
+//! so instances sharing a database never claim the same row; SQLite has one
+//! writer at a time, so a conditional `UPDATE … WHERE id IN (SELECT … LIMIT
+//! n) RETURNING` is already exclusive. A row is due when it is `pending` and
+//! its `next_attempt_at` has come, or `sending` with an expired lease (its
+//! sender died). One-off mail (confirmations above all) is claimed before
+//! digest rows, so a signup does not wait behind a 100,000-row issue.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::store::{Backend, Store, StoreError, now_ms};
+
+/// A row this instance holds a lease on.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub kind: String,
+    pub issue_id: Option<i64>,
+    pub subscriber_id: Option<i64>,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub html_body: Option<String>,
+    pub text_body: Option<String>,
+    /// Attempts before this one.
+    pub attempts: i64,
+    /// For digest rows: the subscriber's name and whether they still want
+    /// this newsletter (filled by [`Store::digest_recipients`]).
+    pub subscriber_name: Option<String>,
+    pub still_subscribed: bool,
+}
+
+impl ClaimedDelivery {
+    fn from_row(row: &AnyRow) -> Result<ClaimedDelivery, sqlx::Error> {
+        Ok(ClaimedDelivery {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            issue_id: row.try_get("issue_id")?,
+            subscriber_id: row.try_get("subscriber_id")?,
+            recipient: row.try_get("recipient")?,
+            subject: row.try_get("subject")?,
+            html_body: row.try_get("html_body")?,
+            text_body: row.try_get("text_body")?,
+            attempts: row.try_get("attempts")?,
+            subscriber_name: None,
+            still_subscribed: true,
+        })
+    }
+
+    pub fn is_digest(&self) -> bool {
+        self.kind == "digest"
+    }
+}
+
+/// What happened to a claimed row.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent {
+        id: i64,
+    },
+    /// Back to `pending` until `next_attempt_at`.
+    Retry {
+        id: i64,
+        next_attempt_at: i64,
+        error: String,
+    },
+    /// Given up: too many attempts, or a message that cannot be built.
+    Failed {
+        id: i64,
+        error: String,
+    },
+    /// A 5xx reply: failed, and a hard bounce for the subscriber.
+    Bounced {
+        id: i64,
+        subscriber_id: Option<i64>,
+        error: String,
+    },
+    /// Not sent: the subscriber left or bounced before their turn.
+    Cancelled {
+        id: i64,
+        reason: String,
+    },
+}
+
+/// An issue's rows by status; `retrying` counts pending rows that already
+/// failed at least once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryProgress {
+    pub total: i64,
+    pub pending: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub retrying: i64,
+}
+
+const CLAIMED_COLUMNS: &str =
+    "id, kind, issue_id, subscriber_id, recipient, subject, html_body, text_body, attempts";
+
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// Claims up to `limit` due rows for `instance` until `lease_until`,
+    /// one-off mail first.
+    pub async fn claim_due_deliveries(
+        &self,
+        instance: &str,
+        limit: usize,
+        lease_until: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let mut claimed = self.claim_kind(false, instance, limit, lease_until).await?;
+        if claimed.len() < limit {
+            let digests = self
+                .claim_kind(true, instance, limit - claimed.len(), lease_until)
+                .await?;
+            claimed.extend(digests);
+        }
+        Ok(claimed)
+    }
+
+    async fn claim_kind(
+        &self,
+        digest: bool,
+        instance: &str,
+        limit: usize,
+        lease_until: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let kind = if digest {
+            "kind = 'digest'"
+        } else {
+            "kind <> 'digest'"
+        };
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        // `status IN (…) AND kind …` matches the partial indexes of
+        // migration 0002, so the scan touches only unfinished rows.
+        let sql = format!(
+            "UPDATE deliveries SET status = 'sending', lease_until = $1, leased_by = $2 \
+             WHERE id IN (SELECT id FROM deliveries \
+               WHERE status IN ('pending', 'sending') AND {kind} \
+                 AND ((status = 'pending' AND next_attempt_at <= $3) \
+                   OR (status = 'sending' AND lease_until < $3)) \
+               ORDER BY id LIMIT $4 {lock}) \
+             RETURNING {CLAIMED_COLUMNS}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(lease_until)
+            .bind(instance)
+            .bind(now_ms())
+            .bind(limit as i64)
+            .fetch_all(self.pool())
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(ClaimedDelivery::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING gives no order guarantee; send oldest first.
+        claimed.sort_by_key(|row| row.id);
+        if digest && !claimed.is_empty() {
+            self.digest_recipients(&mut claimed).await?;
+        }
+        Ok(claimed)
+    }
+
+    /// Fills in the name of each digest row's subscriber and whether they
+    /// are still active on the issue's newsletter, in one query.
+    async fn digest_recipients(&self, rows: &mut [ClaimedDelivery]) -> Result<(), StoreError> {
+        let sql = format!(
+            "SELECT d.id, s.name, \
+               CASE WHEN s.status = 'active' AND s.paused = 0 AND x.status = 'active' \
+                 THEN 1 ELSE 0 END AS wanted \
+             FROM deliveries d \
+             JOIN subscribers s ON s.id = d.subscriber_id \
+             JOIN issues i ON i.id = d.issue_id \
+             LEFT JOIN subscriptions x \
+               ON x.subscriber_id = s.id AND x.newsletter_id = i.newsletter_id \
+             WHERE d.id IN ({})",
+            placeholders(1, rows.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in rows.iter() {
+            query = query.bind(row.id);
+        }
+        let found = query.fetch_all(self.pool()).await?;
+        let mut wanted = std::collections::HashMap::with_capacity(found.len());
+        for row in &found {
+            let id: i64 = row.try_get("id")?;
+            let name: Option<String> = row.try_get("name")?;
+            let active: i64 = row.try_get("wanted")?;
+            wanted.insert(id, (name, active == 1));
+        }
+        for row in rows.iter_mut() {
+            let (name, active) = wanted.remove(&row.id).unwrap_or((None, false));
+            row.subscriber_name = name;
+            row.still_subscribed = active;
+        }
+        Ok(())
+    }
+
+    /// Writes a batch of outcomes in one transaction: sent and cancelled
+    /// rows in one statement each, the rarer failures one by one.
+    pub async fn record_delivery_outcomes(
+        &self,
+        outcomes: &[Outcome],
+        bounce_threshold: u32,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let sent: Vec<i64> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Sent { id } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let mut tx = self.pool().begin().await?;
+        for chunk in sent.chunks(500) {
+            // the bodies of one-off mail hold tokens (confirmation links):
+            // they must not outlive the send
+            let sql = format!(
+                "UPDATE deliveries SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
+                 lease_until = NULL, html_body = NULL, text_body = NULL, last_error = NULL \
+                 WHERE id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Sent { .. } => {}
+                Outcome::Retry {
+                    id,
+                    next_attempt_at,
+                    error,
+                } => {
+                    sqlx::query(
+                        "UPDATE deliveries SET status = 'pending', attempts = attempts + 1, \
+                         next_attempt_at = $1, last_error = $2, lease_until = NULL, \
+                         leased_by = NULL WHERE id = $3 AND status = 'sending'",
+                    )
+                    .bind(*next_attempt_at)
+                    .bind(error.as_str())
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Outcome::Failed { id, error } => {
+                    fail(&mut tx, *id, error).await?;
+                }
+                Outcome::Bounced {
+                    id,
+                    subscriber_id,
+                    error,
+                } => {
+                    fail(&mut tx, *id, error).await?;
+                    if let Some(subscriber_id) = subscriber_id {
+                        count_hard_bounce(&mut tx, *subscriber_id, bounce_threshold, now).await?;
+                    }
+                }
+                Outcome::Cancelled { id, reason } => {
+                    sqlx::query(
+                        "UPDATE deliveries SET status = 'cancelled', last_error = $1, \
+                         lease_until = NULL WHERE id = $2 AND status = 'sending'",
+                    )
+                    .bind(reason.as_str())
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives back the rows `instance` claimed but did not send (graceful
+    /// shutdown), so another instance or the next start sends them at once.
+    pub async fn release_deliveries(&self, instance: &str) -> Result<u64, StoreError> {
+        let released = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', lease_until = NULL, leased_by = NULL \
+             WHERE status = 'sending' AND leased_by = $1",
+        )
+        .bind(instance)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(released)
+    }
+
+    /// Rows waiting to be sent (pending or leased), for the queue gauge.
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        let depth: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'sending')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(depth)
+    }
+
+    /// An issue's rows by status, with the pending ones that already failed
+    /// once counted again as `retrying`.
+    pub async fn delivery_progress(&self, issue_id: i64) -> Result<DeliveryProgress, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS retried, \
+               COUNT(*) AS n FROM deliveries WHERE issue_id = $1 \
+             GROUP BY status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END",
+        )
+        .bind(issue_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut progress = DeliveryProgress::default();
+        for row in &rows {
+            let status: String = row.try_get("status")?;
+            let retried: i64 = row.try_get("retried")?;
+            let n: i64 = row.try_get("n")?;
+            progress.total += n;
+            match status.as_str() {
+                "pending" => {
+                    progress.pending += n;
+                    if retried == 1 {
+                        progress.retrying += n;
+                    }
+                }
+                "sending" => progress.sending += n,
+                "sent" => progress.sent += n,
+                "failed" => progress.failed += n,
+                "cancelled" => progress.cancelled += n,
+                _ => {}
+            }
+        }
+        Ok(progress)
+    }
+}
+
+async fn fail(conn: &mut sqlx::AnyConnection, id: i64, error: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = $1, \
+         lease_until = NULL, html_body = NULL, text_body = NULL \
+         WHERE id = $2 AND status = 'sending'",
+    )
+    .bind(error)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts a hard bounce; at the threshold the subscriber becomes `bounced`
+/// and their digest rows still waiting are cancelled.
+async fn count_hard_bounce(
+    conn: &mut sqlx::AnyConnection,
+    subscriber_id: i64,
+    threshold: u32,
+    now: i64,
+) -> Result<(), StoreError> {
+    let bounces: Option<i64> = sqlx::query_scalar(
+        "UPDATE subscribers SET hard_bounces = hard_bounces + 1, updated_at = $1 \
+         WHERE id = $2 RETURNING hard_bounces",
+    )
+    .bind(now)
+    .bind(subscriber_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if bounces.is_some_and(|n| n >= i64::from(threshold)) {
+        sqlx::query(
+            "UPDATE subscribers SET status = 'bounced', updated_at = $1 \
+             WHERE id = $2 AND status <> 'bounced'",
+        )
+        .bind(now)
+        .bind(subscriber_id)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "UPDATE deliveries SET status = 'cancelled', last_error = 'subscriber bounced' \
+             WHERE subscriber_id = $1 AND kind = 'digest' AND status = 'pending'",
+        )
+        .bind(subscriber_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
