@@ -28,6 +28,7 @@ const GET_ROUTES: &[&str] = &[
     "/admin/issues/1/preview.html",
     "/admin/issues/1/progress",
     "/admin/subscribers",
+    "/admin/subscribers.csv",
     "/admin/subscribers/1",
     "/admin/settings",
 ];
@@ -568,6 +569,60 @@ async fn subscribers_are_searched_paged_unsubscribed_and_erased(backend: Backend
         2,
         "10 and 15"
     );
+
+    // The export has the same filter, every matching row, and a header.
+    let other = app
+        .store
+        .create_newsletter(&gazette::newsletters::store::NewNewsletter {
+            slug: "other",
+            name: "Other",
+            locale: "en",
+        })
+        .await
+        .unwrap();
+    crate::editor::subscriber(
+        &app,
+        "=cmd@example.net",
+        "active",
+        false,
+        "active",
+        other.id,
+    )
+    .await;
+    let csv = app.get("/admin/subscribers.csv?status=active").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "email,name,status,created_at,confirmed_at");
+    assert_eq!(
+        lines.len(),
+        1 + 44 + 1,
+        "44 active readers and one elsewhere"
+    );
+    assert!(
+        csv.contains("\n'=cmd@example.net,"),
+        "formula defused: {csv}"
+    );
+    let only_other = app
+        .get("/admin/subscribers.csv?newsletter=other")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(only_other.lines().count(), 2, "{only_other}");
+    let filtered = app
+        .get("/admin/subscribers?newsletter=other")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(filtered.matches("href=\"/admin/subscribers/").count(), 1);
 
     let id = ids[1];
     let detail = app

@@ -67,6 +67,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::get().to(issues::progress_json),
             )
             .route("/subscribers", web::get().to(subscribers::list))
+            .route("/subscribers.csv", web::get().to(subscribers::export_csv))
             .route("/subscribers/{id}", web::get().to(subscribers::show))
             .route(
                 "/subscribers/{id}/unsubscribe",
