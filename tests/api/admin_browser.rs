@@ -166,9 +166,20 @@ async fn editor_flow(app: &TestApp, c: &Client, smtp: &SmtpServer) -> Result<(),
     if !size.contains("KB of Gmail's 102 KB limit") {
         return Err(format!("no size report: {size:?}"));
     }
+    // The frame really shows the email (the session cookie reaches it).
     c.find(Locator::Css("iframe[title='Mobile preview']"))
         .await
-        .map_err(failed("see the mobile preview"))?;
+        .map_err(failed("see the mobile preview"))?
+        .enter_frame()
+        .await
+        .map_err(failed("enter the mobile preview"))?;
+    let framed = wait_for(c, "body").await?;
+    c.enter_parent_frame()
+        .await
+        .map_err(failed("leave the preview frame"))?;
+    if !framed.contains("The bridge reopens") {
+        return Err(format!("the preview frame lacks the story: {framed:?}"));
+    }
     let text = wait_for(c, "#text-part").await?;
     if !text.contains("The bridge reopens") {
         return Err(format!("the text part lacks the story: {text:?}"));
