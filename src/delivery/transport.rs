@@ -12,11 +12,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::{PoolConfig, SMTP_PORT};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
@@ -86,7 +87,7 @@ impl Transport {
     /// Closes pooled connections (QUIT) at shutdown.
     pub async fn shutdown(&self) {
         if let Transport::Smtp(smtp) = self {
-            smtp.inner.shutdown().await;
+            smtp.shutdown().await;
         }
     }
 }
@@ -137,10 +138,38 @@ impl FileTransport {
     }
 }
 
+/// SMTP with a pool of at most `mail.smtp.pool_size` sessions.
+///
+/// For plain and STARTTLS connections Gazette opens the TCP connection
+/// itself, with `TCP_NODELAY`: lettre writes a message and its final
+/// `.` line in two writes, and with Nagle's algorithm on, the second waits
+/// for the server's delayed ACK (40 ms on Linux) on every message, which
+/// caps a session at about 25 messages a second. Implicit TLS (port 465)
+/// goes through lettre's own pooled transport, which cannot take an
+/// existing socket there.
 pub struct SmtpTransport {
-    inner: AsyncSmtpTransport<Tokio1Executor>,
     sessions: Semaphore,
+    connector: Connector,
 }
+
+enum Connector {
+    Own(OwnPool),
+    Lettre(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+struct OwnPool {
+    host: String,
+    port: u16,
+    starttls: Option<TlsParameters>,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    idle: std::sync::Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+}
+
+/// Idle sessions older than this are closed rather than reused: servers
+/// drop idle clients after a while.
+const IDLE_FOR: Duration = Duration::from_secs(50);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl SmtpTransport {
     fn new(mail: &MailSettings) -> Result<SmtpTransport, TransportError> {
@@ -148,30 +177,46 @@ impl SmtpTransport {
         let tls_parameters = || {
             TlsParameters::new(smtp.host.clone()).map_err(|e| TransportError::Setup(e.to_string()))
         };
-        let tls = match smtp.tls {
-            SmtpTls::None => Tls::None,
-            SmtpTls::Starttls => Tls::Required(tls_parameters()?),
-            SmtpTls::Tls => Tls::Wrapper(tls_parameters()?),
-        };
         let port = if smtp.port == 0 { SMTP_PORT } else { smtp.port };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-            .port(port)
-            .tls(tls)
-            .timeout(Some(Duration::from_secs(30)))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(smtp.pool_size)
-                    .idle_timeout(Duration::from_secs(60)),
-            );
-        if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-            builder = builder.credentials(Credentials::new(
+        let credentials = match (&smtp.username, &smtp.password) {
+            (Some(user), Some(password)) => Some(Credentials::new(
                 user.clone(),
                 password.expose_secret().to_string(),
-            ));
-        }
+            )),
+            _ => None,
+        };
+        let connector = match smtp.tls {
+            SmtpTls::None | SmtpTls::Starttls => Connector::Own(OwnPool {
+                host: smtp.host.clone(),
+                port,
+                starttls: match smtp.tls {
+                    SmtpTls::Starttls => Some(tls_parameters()?),
+                    _ => None,
+                },
+                credentials,
+                hello: ClientId::default(),
+                idle: std::sync::Mutex::new(Vec::new()),
+            }),
+            SmtpTls::Tls => {
+                let mut builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+                        .port(port)
+                        .tls(Tls::Wrapper(tls_parameters()?))
+                        .timeout(Some(CONNECT_TIMEOUT))
+                        .pool_config(
+                            PoolConfig::new()
+                                .max_size(smtp.pool_size)
+                                .idle_timeout(IDLE_FOR),
+                        );
+                if let Some(credentials) = credentials {
+                    builder = builder.credentials(credentials);
+                }
+                Connector::Lettre(builder.build())
+            }
+        };
         Ok(SmtpTransport {
-            inner: builder.build(),
             sessions: Semaphore::new(smtp.pool_size as usize),
+            connector,
         })
     }
 
@@ -179,19 +224,116 @@ impl SmtpTransport {
         let Ok(_session) = self.sessions.acquire().await else {
             return Err(SendFailure::Connection("transport closed".into()));
         };
-        match self.inner.send_raw(envelope, bytes).await {
-            Ok(_) => Ok(()),
-            Err(error) if is_dead_connection(&error) => {
+        match &self.connector {
+            Connector::Own(pool) => pool.send(envelope, bytes).await,
+            Connector::Lettre(transport) => match transport.send_raw(envelope, bytes).await {
+                Ok(_) => Ok(()),
                 // lettre #743: the pooled connection was already closed by
                 // the server; lettre drops it, so this try gets a fresh one.
-                self.inner
+                Err(error) if is_dead_connection(&error) => transport
                     .send_raw(envelope, bytes)
                     .await
                     .map(|_| ())
-                    .map_err(|e| classify(&e))
-            }
-            Err(error) => Err(classify(&error)),
+                    .map_err(|e| classify(&e)),
+                Err(error) => Err(classify(&error)),
+            },
         }
+    }
+
+    async fn shutdown(&self) {
+        match &self.connector {
+            Connector::Own(pool) => {
+                let idle: Vec<_> = match pool.idle.lock() {
+                    Ok(mut idle) => idle.drain(..).collect(),
+                    Err(_) => Vec::new(),
+                };
+                for (mut conn, _) in idle {
+                    let _ = conn.quit().await;
+                }
+            }
+            Connector::Lettre(transport) => transport.shutdown().await,
+        }
+    }
+}
+
+impl OwnPool {
+    async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendFailure> {
+        let (mut conn, reused) = match self.take_idle() {
+            Some(conn) => (conn, true),
+            None => (self.connect().await?, false),
+        };
+        match conn.send(envelope, bytes).await {
+            Ok(_) => {
+                self.put_back(conn);
+                Ok(())
+            }
+            // lettre #743: a session the server closed while it sat idle
+            // fails without a reply; that is not the message's fault, so it
+            // goes again once on a fresh session.
+            Err(error) if reused && is_dead_connection(&error) => {
+                let mut fresh = self.connect().await?;
+                let sent = fresh.send(envelope, bytes).await;
+                if !fresh.has_broken() {
+                    self.put_back(fresh);
+                }
+                sent.map(|_| ()).map_err(|e| classify(&e))
+            }
+            Err(error) => {
+                // lettre aborts (and marks broken) a session after an error
+                if !conn.has_broken() {
+                    self.put_back(conn);
+                }
+                Err(classify(&error))
+            }
+        }
+    }
+
+    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some((conn, since)) = idle.pop() {
+            if since.elapsed() < IDLE_FOR {
+                return Some(conn);
+            }
+            // too old: dropping it closes the socket
+        }
+        None
+    }
+
+    fn put_back(&self, conn: AsyncSmtpConnection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendFailure> {
+        let unreachable = |e: std::io::Error| {
+            SendFailure::Connection(format!(
+                "cannot connect to {}:{}: {e}",
+                self.host, self.port
+            ))
+        };
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| unreachable(std::io::ErrorKind::TimedOut.into()))?
+        .map_err(unreachable)?;
+        tcp.set_nodelay(true).map_err(unreachable)?;
+        let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+            .await
+            .map_err(|e| classify(&e))?;
+        if let Some(tls) = &self.starttls {
+            conn.starttls(tls.clone(), &self.hello)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        Ok(conn)
     }
 }
 
