@@ -16,6 +16,7 @@ use tracing_actix_web::TracingLogger;
 use crate::config::Settings;
 use crate::delivery::outbox::MailWaker;
 use crate::links::LinkSigner;
+use crate::scheduling::{Scheduler, SystemClock};
 use crate::store::{Store, StoreError};
 use crate::web::{self, AppState};
 use actix_web::web::Data;
@@ -84,12 +85,22 @@ impl Application {
         let secret = signing_key(&settings, &store).await?;
         let links = LinkSigner::new(&secret, settings.base_url());
         let shutdown = CancellationToken::new();
+        let settings = Arc::new(settings);
+        let mail_waker = MailWaker::default();
+        let scheduler = Scheduler::new(
+            store.clone(),
+            settings.clone(),
+            templates.clone(),
+            mail_waker.clone(),
+            Arc::new(SystemClock),
+        );
         let state = AppState {
-            settings: Arc::new(settings),
+            settings,
             store: store.clone(),
             templates,
             links,
-            mail_waker: MailWaker::default(),
+            mail_waker,
+            scheduler: scheduler.clone(),
             session_key: web::admin::session::session_key(&secret),
             login_limits: Arc::new(web::admin::auth::LoginLimits::default()),
         };
@@ -117,12 +128,20 @@ impl Application {
         .run();
         let feed_poller = tokio::spawn(crate::feeds::poller::run(store.clone(), shutdown.clone()));
         let delivery_workers = crate::delivery::start(&delivery_state, shutdown.clone())?;
+        let scheduler_loop = delivery_state
+            .settings
+            .scheduling
+            .enabled
+            .then(|| tokio::spawn(scheduler.run(shutdown.clone())));
         Ok(Application {
             port,
             server,
             store,
             shutdown,
-            workers: std::iter::once(feed_poller).chain(delivery_workers).collect(),
+            workers: std::iter::once(feed_poller)
+                .chain(delivery_workers)
+                .chain(scheduler_loop)
+                .collect(),
         })
     }
 

@@ -184,6 +184,11 @@ pub fn test_settings(db: &TestDb, port: u16) -> Settings {
             "GAZETTE__DATABASE__MAX_CONNECTIONS".to_string(),
             "5".to_string(),
         ),
+        // Tests drive the scheduler with their own clock (Scheduler::tick).
+        (
+            "GAZETTE__SCHEDULING__ENABLED".to_string(),
+            "false".to_string(),
+        ),
     ];
     Settings::load_with(std::path::Path::new("/nonexistent"), None, vars).expect("test settings")
 }

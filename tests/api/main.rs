@@ -10,6 +10,7 @@ mod browser;
 mod delivery;
 mod foundation;
 mod subscriptions;
+mod scheduling;
 mod newsletters;
 mod stories;
 mod feeds;
