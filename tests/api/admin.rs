@@ -800,7 +800,59 @@ async fn session_cookie_is_secure_on_https_sites(backend: Backend) {
     );
 }
 
+async fn a_draft_is_cancelled_and_editing_it_then_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("editor@example.org", Role::Editor).await;
+    app.log_in("editor@example.org", PASSWORD).await;
+    let csrf = app.admin_csrf().await;
+    app.admin_post(
+        "/admin/stories",
+        &[
+            ("csrf", &csrf),
+            ("url", "https://news.example.org/c"),
+            ("title", "Council votes"),
+        ],
+    )
+    .await;
+    let slug = app.store.newsletters().await.unwrap().remove(0).slug;
+    let built = app
+        .admin_post(
+            &format!("/admin/newsletters/{slug}/build"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    let issue_path = location(&built);
+    let issues = app.get("/admin/issues").await.text().await.unwrap();
+    assert!(
+        issues.contains(&format!("href=\"{issue_path}\"")),
+        "{issues}"
+    );
+    let cancelled = app
+        .admin_post(&format!("{issue_path}/cancel"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
+    let id: i64 = issue_path.rsplit('/').next().unwrap().parse().unwrap();
+    let issue = app.store.issue_by_id(id).await.unwrap().unwrap();
+    assert_eq!(issue.status.as_str(), "cancelled");
+    // A cancelled issue is not a draft: the edit is refused with a page.
+    let edit = app
+        .admin_post(&issue_path, &[("csrf", &csrf), ("subject", "Too late")])
+        .await;
+    assert_eq!(edit.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        edit.text()
+            .await
+            .unwrap()
+            .contains("only a draft can be edited")
+    );
+    assert_ne!(
+        app.store.issue_by_id(id).await.unwrap().unwrap().subject,
+        "Too late"
+    );
+}
+
 crate::both_databases!(
+    a_draft_is_cancelled_and_editing_it_then_is_refused,
     schedule_preview_and_hidden_stories,
     session_cookie_is_secure_on_https_sites,
     editor_schedules_builds_edits_previews_tests_and_sends,
