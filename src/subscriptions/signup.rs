@@ -7,7 +7,7 @@
 //! newsletter gets a confirmation email for it too, because a form on the
 //! open web proves nothing about who typed the address.
 
-use email_templates::{Confirmation, Locale, Site, Templates};
+use email_templates::{Confirmation, Locale, RenderedEmail, Site, Templates};
 
 use super::domain::{FieldError, NewsletterSlug, SubscriberEmail, SubscriberName};
 use super::store::{self as sql, ClientMeta, ConsentKind, ConsentSource, DailyCounter};
@@ -140,6 +140,14 @@ pub async fn sign_up(
         .into());
     };
     let name = request.name.as_ref().map(SubscriberName::as_str);
+    let locale = first.locale.parse().unwrap_or(Locale::En);
+    let token = ConfirmationToken::generate();
+    // Rendered before the transaction (CSS inlining is the costliest step of
+    // a signup, and SQLite holds its write lock for the whole transaction);
+    // rendered again inside only when the email must say something else.
+    let mut requested_names: Vec<String> = newsletters.iter().map(|n| n.name.clone()).collect();
+    requested_names.sort();
+    let prerendered = render_confirmation(mailer, locale, name, &requested_names, &token);
     let mut tx = store.pool().begin().await?;
     let subscriber = sql::upsert_pending_subscriber(
         &mut tx,
@@ -185,7 +193,6 @@ pub async fn sign_up(
     let outcome = if sent_recently {
         SignupOutcome::ConfirmationRecentlySent
     } else {
-        let token = ConfirmationToken::generate();
         sql::insert_confirmation_token(
             &mut tx,
             &token.hash(),
@@ -193,18 +200,13 @@ pub async fn sign_up(
             CONFIRMATION_TOKEN_LIFETIME_HOURS,
         )
         .await?;
-        let locale = first.locale.parse().unwrap_or(Locale::En);
         let names: Vec<String> = pending.iter().map(|p| p.name.clone()).collect();
-        let confirm_url = format!("{}/confirm?token={}", mailer.base_url, token.as_str());
         let greeting_name = name.or(subscriber.name.as_deref());
-        let email = mailer.templates.confirmation(&Confirmation {
-            site: &mailer.site,
-            locale,
-            name: greeting_name,
-            newsletter_names: &names,
-            confirm_url: &confirm_url,
-            expires_hours: CONFIRMATION_TOKEN_LIFETIME_HOURS,
-        });
+        let email = if names == requested_names && greeting_name == name {
+            prerendered
+        } else {
+            render_confirmation(mailer, locale, greeting_name, &names, &token)
+        };
         outbox::enqueue(
             &mut tx,
             &OneOffMail {
@@ -225,6 +227,24 @@ pub async fn sign_up(
     }
     tx.commit().await?;
     Ok(outcome)
+}
+
+fn render_confirmation(
+    mailer: &Mailer<'_>,
+    locale: Locale,
+    name: Option<&str>,
+    newsletter_names: &[String],
+    token: &ConfirmationToken,
+) -> RenderedEmail {
+    let confirm_url = format!("{}/confirm?token={}", mailer.base_url, token.as_str());
+    mailer.templates.confirmation(&Confirmation {
+        site: &mailer.site,
+        locale,
+        name,
+        newsletter_names,
+        confirm_url: &confirm_url,
+        expires_hours: CONFIRMATION_TOKEN_LIFETIME_HOURS,
+    })
 }
 
 /// The whole signup as the form and the API run it: resolve the
