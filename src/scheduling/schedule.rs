@@ -63,9 +63,7 @@ impl Schedule {
         // ahead in UTC around a DST change.
         let first_day = local_start.pred_opt().unwrap_or(local_start);
         for offset in 0..SEARCH_DAYS {
-            let Some(day) = first_day.checked_add_signed(Duration::days(offset)) else {
-                return None;
-            };
+            let day = first_day.checked_add_signed(Duration::days(offset))?;
             if !self.expr.matches_day(day) {
                 continue;
             }
