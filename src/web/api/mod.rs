@@ -11,9 +11,9 @@ pub mod subscriptions;
 pub mod views;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/subscriptions", web::post().to(subscriptions::create));
     cfg.configure(newsletters::routes)
         .configure(stories::routes)
         .configure(issues::routes)
         .configure(feeds::routes);
-    cfg.route("/api/subscriptions", web::post().to(subscriptions::create));
 }
