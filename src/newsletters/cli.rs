@@ -1,8 +1,11 @@
-//! `gazette newsletter add|show|list`.
+//! `gazette newsletter add|show|list|pause|resume`.
 
 use clap::Subcommand;
 
-use super::{NewsletterError, NewsletterInput, create_newsletter, find_newsletter, next_runs};
+use super::{
+    NewsletterError, NewsletterInput, create_newsletter, find_newsletter, next_runs,
+    update_newsletter,
+};
 use crate::cli::{BadInput, format_ms};
 use crate::store::Store;
 
@@ -43,6 +46,10 @@ pub enum NewsletterCommand {
     Show { slug: String },
     /// List newsletters
     List,
+    /// Stop scheduled issues until resumed (slots while paused are not owed)
+    Pause { slug: String },
+    /// Start scheduled issues again from the next slot
+    Resume { slug: String },
 }
 
 pub async fn run(store: &Store, command: NewsletterCommand) -> anyhow::Result<()> {
@@ -80,6 +87,8 @@ pub async fn run(store: &Store, command: NewsletterCommand) -> anyhow::Result<()
             let newsletter = find_newsletter(store, &slug).await.map_err(bad_input)?;
             print_newsletter(&newsletter);
         }
+        NewsletterCommand::Pause { slug } => set_paused(store, &slug, true).await?,
+        NewsletterCommand::Resume { slug } => set_paused(store, &slug, false).await?,
         NewsletterCommand::List => {
             for newsletter in store.newsletters().await? {
                 let schedule = match &newsletter.schedule {
@@ -90,6 +99,21 @@ pub async fn run(store: &Store, command: NewsletterCommand) -> anyhow::Result<()
             }
         }
     }
+    Ok(())
+}
+
+/// The same update the API's PUT makes; a running server sees it at its
+/// next scheduler pass (within 30 seconds).
+async fn set_paused(store: &Store, slug: &str, paused: bool) -> anyhow::Result<()> {
+    let input = NewsletterInput {
+        paused: Some(paused),
+        ..NewsletterInput::default()
+    };
+    let newsletter = update_newsletter(store, slug, input)
+        .await
+        .map_err(bad_input)?;
+    let done = if paused { "paused" } else { "resumed" };
+    println!("{done} {}", newsletter.slug);
     Ok(())
 }
 

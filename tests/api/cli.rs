@@ -180,8 +180,48 @@ async fn digest_preview_and_dry_run_show_what_would_go(backend: Backend) {
     app.stop().await;
 }
 
+async fn newsletter_pause_and_resume_through_the_cli(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let added = gazette(
+        &app,
+        &[
+            "newsletter",
+            "add",
+            "friday",
+            "--name",
+            "Friday",
+            "--schedule",
+            "0 7 * * FRI",
+            "--timezone",
+            "Africa/Bamako",
+        ],
+    )
+    .await;
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
+    let paused_flag = |app: &TestApp| {
+        let pool = app.store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT paused FROM newsletters WHERE slug = 'friday'")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let paused = gazette(&app, &["newsletter", "pause", "friday"]).await;
+    assert_eq!(paused.status.code(), Some(0), "{}", text(&paused.stderr));
+    assert_eq!(paused_flag(&app).await, 1);
+    let resumed = gazette(&app, &["newsletter", "resume", "friday"]).await;
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    assert_eq!(paused_flag(&app).await, 0);
+    let unknown = gazette(&app, &["newsletter", "pause", "nope"]).await;
+    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(text(&unknown.stderr).trim().lines().count(), 1);
+    app.stop().await;
+}
+
 crate::both_databases!(
     token_create_prints_a_token_that_works,
     newsletter_add_refuses_a_bad_timezone_in_one_line,
     digest_preview_and_dry_run_show_what_would_go,
+    newsletter_pause_and_resume_through_the_cli,
 );
