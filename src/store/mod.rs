@@ -136,6 +136,7 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<AnyPool, Stor
             reason: format!("cannot create folder {}: {e}", folder.display()),
         })?;
     }
+    probe_sqlite(&options, &shown).await?;
     let any_url = sqlite_url_with_create(url);
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
@@ -160,6 +161,40 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<AnyPool, Stor
         })?;
     check_writable(&pool, &path).await?;
     Ok(pool)
+}
+
+/// One plain connection first, switched to WAL as the pool's connections
+/// are: a pool retries a connection that fails until its acquire timeout
+/// and then reports only "pool timed out", where this names the cause (a
+/// read-only file, a folder where the journal cannot be created).
+async fn probe_sqlite(
+    options: &sqlx::sqlite::SqliteConnectOptions,
+    shown: &str,
+) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    let probe = async {
+        let mut conn =
+            sqlx::sqlite::SqliteConnection::connect_with(&options.clone().create_if_missing(true))
+                .await?;
+        conn.execute("PRAGMA journal_mode = WAL").await?;
+        conn.close().await
+    };
+    probe.await.map_err(|e| StoreError::SqliteOpen {
+        path: shown.to_string(),
+        reason: format!(
+            "{} (Gazette must be able to write the file and create its journal next to it)",
+            sqlite_reason(&e)
+        ),
+    })
+}
+
+/// SQLite's own words, without sqlx's "error returned from database:
+/// (code: …)" wrapping.
+fn sqlite_reason(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// SQLite opens read-only files without complaint and fails on the first

@@ -2,14 +2,20 @@
 //! lettre (EHLO, AUTH PLAIN/LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT),
 //! records every accepted message, and can be told how to answer the next
 //! messages (451, 550, or a connection dropped during DATA) or a recipient.
+//! [`Chaos`] mode draws those faults at random, at given rates, for the
+//! fault suite (`tests/faults`), and can accept a message and close the
+//! connection before the `250` reaches the client: the one case where a
+//! correct sender must send a message twice.
 //! Hand-written rather than an embedded crate because the failure tests need
 //! control over exactly when a connection dies.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -24,6 +30,23 @@ pub enum Reply {
     PermFail,
     /// The connection is closed right after `354`, while the client sends.
     DropDuringData,
+    /// The message is accepted (recorded) but the connection is closed
+    /// before the `250` reply is written: the client cannot know it arrived.
+    AcceptedReplyLost,
+}
+
+/// Faults drawn at random, each a rate in per mille: of messages answered
+/// 451 at the end of DATA; of dropped connections, drawn half for each new
+/// connection (closed before the greeting) and half for each message (the
+/// connection closed while the client sends DATA, nothing accepted); and of
+/// messages accepted with the reply lost. The draws come from `seed`, printed by the tests,
+/// so a failing run can be replayed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Chaos {
+    pub temp_fail_per_mille: u32,
+    pub drop_connection_per_mille: u32,
+    pub lost_reply_per_mille: u32,
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +87,63 @@ struct State {
     recipient_rules: Vec<(String, Reply)>,
     connections: usize,
     data_attempts: usize,
+    chaos: Option<(Chaos, StdRng)>,
+    /// Keep only envelopes, not message bodies (large fault runs).
+    envelopes_only: bool,
+    /// Per recipient: messages accepted whose reply was lost.
+    lost_replies: HashMap<String, usize>,
+    /// What chaos did, by kind.
+    faults: FaultCounts,
+}
+
+/// How many faults [`Chaos`] injected.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FaultCounts {
+    pub temp_failures: usize,
+    pub dropped_at_greeting: usize,
+    pub dropped_during_data: usize,
+    pub lost_replies: usize,
+}
+
+impl State {
+    /// The answer for the next message: the plan first, then chaos.
+    fn next_reply(&mut self) -> Reply {
+        if let Some(reply) = self.plan.pop_front() {
+            return reply;
+        }
+        let Some((chaos, rng)) = self.chaos.as_mut() else {
+            return Reply::Accept;
+        };
+        let roll = rng.random_range(0..2000u32);
+        let temp = chaos.temp_fail_per_mille * 2;
+        // half of the dropped connections die here, half at the greeting
+        let drop = chaos.drop_connection_per_mille;
+        let lost = chaos.lost_reply_per_mille * 2;
+        if roll < temp {
+            self.faults.temp_failures += 1;
+            Reply::TempFail
+        } else if roll < temp + drop {
+            self.faults.dropped_during_data += 1;
+            Reply::DropDuringData
+        } else if roll < temp + drop + lost {
+            self.faults.lost_replies += 1;
+            Reply::AcceptedReplyLost
+        } else {
+            Reply::Accept
+        }
+    }
+
+    /// Whether chaos drops a new connection before the greeting.
+    fn drop_at_greeting(&mut self) -> bool {
+        let Some((chaos, rng)) = self.chaos.as_mut() else {
+            return false;
+        };
+        let dropped = rng.random_range(0..2000u32) < chaos.drop_connection_per_mille;
+        if dropped {
+            self.faults.dropped_at_greeting += 1;
+        }
+        dropped
+    }
 }
 
 #[derive(Clone)]
@@ -75,9 +155,19 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub async fn start() -> SmtpServer {
+        SmtpServer::start_with(None, false).await
+    }
+
+    /// A server that injects `chaos`; with `envelopes_only` it keeps the
+    /// envelope of each accepted message and drops its body.
+    pub async fn start_with(chaos: Option<Chaos>, envelopes_only: bool) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            chaos: chaos.map(|c| (c, StdRng::seed_from_u64(c.seed))),
+            envelopes_only,
+            ..State::default()
+        }));
         let stop = CancellationToken::new();
         let server = SmtpServer {
             port,
@@ -124,6 +214,20 @@ impl SmtpServer {
         self.state.lock().unwrap().received.clone()
     }
 
+    /// How many messages were received, without copying them.
+    pub fn received_count(&self) -> usize {
+        self.state.lock().unwrap().received.len()
+    }
+
+    /// Per recipient, the messages accepted whose reply was lost.
+    pub fn lost_replies(&self) -> HashMap<String, usize> {
+        self.state.lock().unwrap().lost_replies.clone()
+    }
+
+    pub fn faults(&self) -> FaultCounts {
+        self.state.lock().unwrap().faults
+    }
+
     pub fn connections(&self) -> usize {
         self.state.lock().unwrap().connections
     }
@@ -167,6 +271,9 @@ impl Drop for SmtpServer {
 async fn serve(socket: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut reader = BufReader::new(read);
+    if state.lock().unwrap().drop_at_greeting() {
+        return Ok(());
+    }
     write.write_all(b"220 gazette-test ESMTP ready\r\n").await?;
     let mut from = String::new();
     let mut to: Vec<String> = Vec::new();
@@ -239,7 +346,7 @@ async fn serve(socket: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<(
             let reply = {
                 let mut state = state.lock().unwrap();
                 state.data_attempts += 1;
-                state.plan.pop_front().unwrap_or(Reply::Accept)
+                state.next_reply()
             };
             write
                 .write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
@@ -249,12 +356,28 @@ async fn serve(socket: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<(
             }
             let data = read_data(&mut reader).await?;
             match reply {
-                Reply::Accept => {
-                    state.lock().unwrap().received.push(ReceivedMail {
-                        from: from.clone(),
-                        to: std::mem::take(&mut to),
-                        data,
-                    });
+                Reply::Accept | Reply::AcceptedReplyLost => {
+                    {
+                        let mut state = state.lock().unwrap();
+                        if reply == Reply::AcceptedReplyLost {
+                            for address in &to {
+                                *state.lost_replies.entry(address.clone()).or_insert(0) += 1;
+                            }
+                        }
+                        let data = if state.envelopes_only {
+                            String::new()
+                        } else {
+                            data
+                        };
+                        state.received.push(ReceivedMail {
+                            from: from.clone(),
+                            to: std::mem::take(&mut to),
+                            data,
+                        });
+                    }
+                    if reply == Reply::AcceptedReplyLost {
+                        return Ok(());
+                    }
                     write.write_all(b"250 2.0.0 queued\r\n").await?;
                 }
                 Reply::TempFail => {
