@@ -92,15 +92,17 @@ fn stories() -> Vec<Story> {
 
 const NAMES: [Option<&str>; 4] = [Some("Ann"), None, Some("Bob Example"), Some("Zoë")];
 
-fn personalise(
-    template: &PersonalisedTemplate,
+/// What the delivery workers do per recipient: fill in the fields and
+/// encode them (the literal parts were encoded once, with the template).
+fn personalise<'t>(
+    template: &'t PersonalisedTemplate,
     links: &LinkSigner,
     i: u64,
-) -> email_templates::RenderedEmail {
+) -> email_templates::EncodedEmail<'t> {
     let id = i as i64 + 1;
     let unsubscribe = links.unsubscribe_url(id);
     let preferences = links.preferences_url(id);
-    template.personalise(&Recipient {
+    template.personalise_encoded(&Recipient {
         name: NAMES[(i % 4) as usize],
         unsubscribe_url: &unsubscribe,
         preferences_url: &preferences,
@@ -229,11 +231,11 @@ async fn deliver(
             let unsubscribe = links.unsubscribe_url(i as i64 + 1);
             let composed = message::compose(
                 &sender,
-                &Outgoing {
+                Outgoing {
                     recipient: &recipient,
-                    subject: &email.subject,
-                    html: &email.html,
-                    text: &email.text,
+                    subject: email.subject,
+                    html_qp: email.html,
+                    text_qp: email.text,
                     sender_name: None,
                     reply_to: None,
                     list: Some(ListInfo {

@@ -61,6 +61,7 @@ mod error;
 mod layout;
 mod locale;
 mod personalise;
+pub mod quoted_printable;
 mod review;
 mod sanitize;
 mod text;
@@ -70,7 +71,7 @@ pub use confirmation::Confirmation;
 pub use digest::{Digest, Story};
 pub use error::TemplateError;
 pub use locale::{Locale, UnknownLocale};
-pub use personalise::{Field, PersonalisedTemplate, Recipient};
+pub use personalise::{EncodedEmail, Field, PersonalisedTemplate, Recipient};
 pub use review::ReviewNotice;
 pub use words::{
     CheckInboxPage, CommonWords, ConfirmPage, ConfirmationWords, DigestWords, ErrorPage,

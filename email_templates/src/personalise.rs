@@ -20,6 +20,7 @@
 
 use std::ops::Range;
 
+use crate::quoted_printable::{self, encode_into, soft_break};
 use crate::{RenderedEmail, TemplateError, sanitize};
 
 const MARK: char = '\u{1}';
@@ -99,6 +100,20 @@ impl PersonalisedTemplate {
         }
     }
 
+    /// The email for one recipient with both parts already encoded as
+    /// quoted-printable, as they go into the MIME message. The literal
+    /// segments were encoded once, when the template was made; only the
+    /// fields are encoded here. Decoded, each part is exactly what
+    /// [`PersonalisedTemplate::personalise`] gives (with CRLF line breaks).
+    pub fn personalise_encoded(&self, recipient: &Recipient<'_>) -> EncodedEmail<'_> {
+        let values = Values::new(recipient);
+        EncodedEmail {
+            subject: &self.subject,
+            html: self.html.fill_encoded(&values, Escape::Html),
+            text: self.text.fill_encoded(&values, Escape::None),
+        }
+    }
+
     /// Bytes of the HTML part for a typical recipient (a short name and
     /// 120-byte URLs), to compare with Gmail's 102 KB clipping limit.
     pub fn html_size_hint(&self) -> usize {
@@ -124,6 +139,17 @@ impl PersonalisedTemplate {
     pub fn subject(&self) -> &str {
         &self.subject
     }
+}
+
+/// One recipient's email with quoted-printable parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEmail<'a> {
+    /// One line, control characters removed.
+    pub subject: &'a str,
+    /// The `text/html` part, quoted-printable.
+    pub html: Vec<u8>,
+    /// The `text/plain` part, quoted-printable.
+    pub text: Vec<u8>,
 }
 
 /// Which greeting variant a part belongs to.
@@ -169,6 +195,8 @@ struct VariantSize {
 struct Segments {
     source: String,
     parts: Vec<Part>,
+    /// Each literal part encoded as quoted-printable (empty for fields).
+    encoded: Vec<Vec<u8>>,
     /// Index 0: anonymous recipients, 1: named ones.
     sizes: [VariantSize; 2],
 }
@@ -237,11 +265,49 @@ impl Segments {
             }
             size
         });
+        let encoded = parts
+            .iter()
+            .map(|part| match &part.piece {
+                Piece::Literal(range) => quoted_printable::encode(source[range.clone()].as_bytes()),
+                Piece::Field(_) => Vec::new(),
+            })
+            .collect();
         Ok(Segments {
             source,
             parts,
+            encoded,
             sizes,
         })
+    }
+
+    /// Like [`Segments::fill`], quoted-printable: pre-encoded literals and
+    /// freshly encoded fields, each starting on a line of its own.
+    fn fill_encoded(&self, values: &Values<'_>, escape: Escape) -> Vec<u8> {
+        let named = values.name.is_some();
+        let literal_bytes: usize = self
+            .parts
+            .iter()
+            .zip(&self.encoded)
+            .filter(|(part, _)| part.when.applies(named))
+            .map(|(_, encoded)| encoded.len() + 3)
+            .sum();
+        let mut out = Vec::with_capacity(literal_bytes + 1024);
+        let mut field = String::new();
+        for (part, encoded) in self.parts.iter().zip(&self.encoded) {
+            if !part.when.applies(named) {
+                continue;
+            }
+            soft_break(&mut out);
+            match &part.piece {
+                Piece::Literal(_) => out.extend_from_slice(encoded),
+                Piece::Field(name) => {
+                    field.clear();
+                    escape.write(&mut field, values.get(*name));
+                    encode_into(&mut out, field.as_bytes());
+                }
+            }
+        }
+        out
     }
 
     fn fill(&self, values: &Values<'_>, escape: Escape) -> String {
@@ -390,6 +456,27 @@ mod tests {
             "<p>Hi &lt;b&gt;&quot;x&quot;&amp;&#39;y,</p><a href=\"\">u</a>"
         );
         assert_eq!(email.text, "<p>Hi <b>\"x\"&'y,</p><a href=\"\">u</a>");
+    }
+
+    #[test]
+    fn encoded_parts_decode_to_the_personalised_ones() {
+        let long = format!("{}\n.{}", "w ".repeat(60), greeting());
+        let template = template(&long, &greeting());
+        for name in [Some("Ann"), None, Some("=é.")] {
+            let recipient = Recipient {
+                name,
+                unsubscribe_url: "https://x.test/u?t=1&a=2",
+                preferences_url: "https://x.test/p",
+            };
+            let plain = template.personalise(&recipient);
+            let encoded = template.personalise_encoded(&recipient);
+            let crlf = |s: &str| s.replace('\n', "\r\n").into_bytes();
+            assert_eq!(quoted_printable::decode(&encoded.html), crlf(&plain.html));
+            assert_eq!(quoted_printable::decode(&encoded.text), crlf(&plain.text));
+            for line in encoded.html.split(|b| *b == b'\n') {
+                assert!(line.len() <= 77 && !line.starts_with(b"."), "{line:?}");
+            }
+        }
     }
 
     #[test]

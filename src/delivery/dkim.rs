@@ -4,23 +4,27 @@
 //! Why not lettre's DKIM: it takes RSA keys only as PKCS#1, signs a fixed
 //! header list that cannot follow what each message carries, and signs with
 //! the pure-Rust `rsa` crate (about a quarter of OpenSSL's speed here, and
-//! subject to RUSTSEC-2023-0071). Signing here uses `ring`, already in the
-//! build through rustls, on the final bytes that go on the wire, and covers
-//! exactly the headers of [`SIGNED_HEADERS`] that the message has (RFC 8058
-//! requires `List-Unsubscribe` and `List-Unsubscribe-Post` to be covered).
+//! subject to RUSTSEC-2023-0071). Signing here uses AWS-LC (`aws-lc-rs`,
+//! ring's API on BoringSSL's successor): its RSA uses the AVX-512 IFMA code
+//! OpenSSL has, which signs about twice as fast as ring on the machines
+//! that have it, and RSA is what limits a signed send. It signs the final
+//! bytes that go on the wire and covers exactly the headers of
+//! [`SIGNED_HEADERS`] that the message has (RFC 8058 requires
+//! `List-Unsubscribe` and `List-Unsubscribe-Post` to be covered).
 //!
 //! Signing is CPU work: the workers call [`DkimSigner::sign`] off the async
 //! threads.
 
 use std::path::Path;
 
+use aws_lc_rs::digest::{Context, SHA256, digest};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
-use sha2::{Digest, Sha256};
 
 use crate::config::DkimSettings;
 
@@ -128,11 +132,6 @@ impl DkimSigner {
             }
             _ => return Err(bad("an EC (SEC1) key, which DKIM cannot use".into())),
         };
-        if let SigningKey::Rsa(rsa) = &key
-            && rsa.public().modulus_len() < 128
-        {
-            return Err(bad("RSA keys shorter than 1024 bits are refused".into()));
-        }
         Ok(DkimSigner {
             domain: domain.to_string(),
             selector: selector.to_string(),
@@ -157,10 +156,11 @@ impl DkimSigner {
     /// The TXT record to publish at [`DkimSigner::dns_name`].
     pub fn dns_txt_record(&self) -> String {
         match &self.key {
-            SigningKey::Rsa(rsa) => {
-                let spki = rsa_spki(rsa.public().as_ref());
-                format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(spki))
-            }
+            SigningKey::Rsa(rsa) => match rsa.public_key().as_der() {
+                Ok(spki) => format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(spki.as_ref())),
+                // a key that parsed has a public half; say so rather than panic
+                Err(_) => "cannot encode the public key".to_string(),
+            },
             SigningKey::Ed25519(ed) => format!(
                 "v=DKIM1; k=ed25519; p={}",
                 STANDARD.encode(ed.public_key().as_ref())
@@ -172,7 +172,7 @@ impl DkimSigner {
     /// `DKIM-Signature` header in front. `timestamp` is Unix seconds.
     pub fn sign(&self, message: &[u8], timestamp: i64) -> Result<Vec<u8>, DkimError> {
         let (head, body) = split_message(message);
-        let body_hash = STANDARD.encode(Sha256::digest(relaxed_body(body)));
+        let body_hash = STANDARD.encode(relaxed_body_hash(body));
         let headers = parse_headers(head);
         // The last occurrence of a header is the one a verifier takes first
         // (RFC 6376 5.4.2); Gazette writes each of these once.
@@ -225,13 +225,13 @@ impl DkimSigner {
         hashed.extend_from_slice(&own);
         let signature = match &self.key {
             SigningKey::Rsa(rsa) => {
-                let mut signature = vec![0; rsa.public().modulus_len()];
+                let mut signature = vec![0; rsa.public_modulus_len()];
                 rsa.sign(&RSA_PKCS1_SHA256, &self.rng, &hashed, &mut signature)
                     .map_err(|_| DkimError::Sign)?;
                 signature
             }
             // RFC 8463: Ed25519 signs the SHA-256 of the canonical headers
-            SigningKey::Ed25519(ed) => ed.sign(&Sha256::digest(&hashed)).as_ref().to_vec(),
+            SigningKey::Ed25519(ed) => ed.sign(digest(&SHA256, &hashed).as_ref()).as_ref().to_vec(),
         };
         append_folded(&mut header, line_len, &STANDARD.encode(signature));
         header.push_str("\r\n");
@@ -302,36 +302,52 @@ fn relaxed_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 
 /// RFC 6376 3.4.4: no trailing whitespace on lines, runs of whitespace to
 /// one space, no empty lines at the end; a non-empty body ends with CRLF.
-fn relaxed_body(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
+/// The canonical body goes through a small buffer into the hash, so a
+/// 40 KB digest costs one pass and no copy of itself.
+fn relaxed_body_hash(body: &[u8]) -> impl AsRef<[u8]> {
+    let mut hash = Context::new(&SHA256);
+    relaxed_body(body, |chunk| hash.update(chunk));
+    hash.finish()
+}
+
+fn relaxed_body(body: &[u8], mut sink: impl FnMut(&[u8])) {
+    const CHUNK: usize = 8192;
+    let mut out = Vec::with_capacity(CHUNK + 1024);
     let mut empty_lines = 0usize;
     for line in body.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut canonical = Vec::with_capacity(line.len());
+        let mut started = false;
         let mut pending_space = false;
         for &b in line {
             if b == b' ' || b == b'\t' {
                 pending_space = true;
-            } else {
-                if pending_space {
-                    canonical.push(b' ');
-                    pending_space = false;
-                }
-                canonical.push(b);
+                continue;
             }
+            if !started {
+                // empty lines count only when content follows them
+                for _ in 0..empty_lines {
+                    out.extend_from_slice(b"\r\n");
+                }
+                empty_lines = 0;
+                started = true;
+            }
+            if pending_space {
+                out.push(b' ');
+                pending_space = false;
+            }
+            out.push(b);
         }
-        if canonical.is_empty() {
-            empty_lines += 1;
-            continue;
-        }
-        for _ in 0..empty_lines {
+        if started {
             out.extend_from_slice(b"\r\n");
+        } else {
+            empty_lines += 1;
         }
-        empty_lines = 0;
-        out.extend_from_slice(&canonical);
-        out.extend_from_slice(b"\r\n");
+        if out.len() >= CHUNK {
+            sink(&out);
+            out.clear();
+        }
     }
-    out
+    sink(&out);
 }
 
 /// Lines of the signature header stay under this length (RFC 5322's 78).
@@ -355,40 +371,6 @@ fn append_folded(header: &mut String, mut line_len: usize, value: &str) {
     }
 }
 
-/// Wraps ring's PKCS#1 `RSAPublicKey` in a `SubjectPublicKeyInfo`, the form
-/// DKIM records carry (what `openssl rsa -pubout` prints).
-fn rsa_spki(rsa_public_key: &[u8]) -> Vec<u8> {
-    // AlgorithmIdentifier { rsaEncryption, NULL }
-    const ALGORITHM: [u8; 15] = [
-        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
-    ];
-    let mut bit_string = vec![0u8];
-    bit_string.extend_from_slice(rsa_public_key);
-    let mut inner = ALGORITHM.to_vec();
-    der_push(&mut inner, 0x03, &bit_string);
-    let mut out = Vec::with_capacity(inner.len() + 4);
-    der_push(&mut out, 0x30, &inner);
-    out
-}
-
-fn der_push(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
-    out.push(tag);
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .iter()
-            .copied()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend_from_slice(&bytes);
-    }
-    out.extend_from_slice(content);
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -397,8 +379,18 @@ mod tests {
     #[test]
     fn relaxed_body_drops_trailing_space_and_empty_lines() {
         let body = b"Hello  \t world \r\n\r\nnext\r\n\r\n\r\n";
-        assert_eq!(relaxed_body(body), b"Hello world\r\n\r\nnext\r\n".to_vec());
-        assert_eq!(relaxed_body(b""), Vec::<u8>::new());
+        let canonical = |body: &[u8]| {
+            let mut out = Vec::new();
+            relaxed_body(body, |chunk| out.extend_from_slice(chunk));
+            out
+        };
+        assert_eq!(canonical(body), b"Hello world\r\n\r\nnext\r\n".to_vec());
+        assert_eq!(canonical(b""), Vec::<u8>::new());
+        let long = "word  \r\n".repeat(5000);
+        assert_eq!(
+            canonical(long.as_bytes()),
+            "word\r\n".repeat(5000).into_bytes()
+        );
     }
 
     #[test]

@@ -347,18 +347,18 @@ impl Engine {
                 };
                 let unsubscribe_url = self.links.unsubscribe_url(subscriber_id);
                 let preferences_url = self.links.preferences_url(subscriber_id);
-                let email = issue.template.personalise(&Recipient {
+                let email = issue.template.personalise_encoded(&Recipient {
                     name: row.subscriber_name.as_deref(),
                     unsubscribe_url: &unsubscribe_url,
                     preferences_url: &preferences_url,
                 });
                 message::compose(
                     &self.sender,
-                    &Outgoing {
+                    Outgoing {
                         recipient: &row.recipient,
-                        subject: &email.subject,
-                        html: &email.html,
-                        text: &email.text,
+                        subject: email.subject,
+                        html_qp: email.html,
+                        text_qp: email.text,
                         sender_name: issue.sender_name.as_deref(),
                         reply_to: issue.reply_to.as_deref(),
                         list: Some(ListInfo {
@@ -371,11 +371,11 @@ impl Engine {
             }
             None => message::compose(
                 &self.sender,
-                &Outgoing {
+                Outgoing {
                     recipient: &row.recipient,
                     subject: row.subject.as_deref().unwrap_or_default(),
-                    html: row.html_body.as_deref().unwrap_or_default(),
-                    text: row.text_body.as_deref().unwrap_or_default(),
+                    html_qp: message::encode_part(row.html_body.as_deref().unwrap_or_default()),
+                    text_qp: message::encode_part(row.text_body.as_deref().unwrap_or_default()),
                     sender_name: None,
                     reply_to: None,
                     list: None,
