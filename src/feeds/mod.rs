@@ -74,8 +74,8 @@ pub enum FeedError {
     Store(#[from] StoreError),
 }
 
-/// What one poll of one feed did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What one poll of one feed did (the API answers it as is).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PollReport {
     pub not_modified: bool,
     pub created: usize,

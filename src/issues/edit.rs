@@ -18,13 +18,17 @@ pub const MAX_SUBJECT: usize = 200;
 pub const MAX_PREHEADER: usize = 200;
 pub const MAX_INTRO: usize = 5000;
 
-#[derive(Debug, Default, Clone, Deserialize)]
+/// A field left out keeps its value; `null` clears preheader or intro.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DraftEdit {
+    #[schema(max_length = 200)]
     pub subject: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub preheader: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 5000)]
     pub intro: Option<Option<String>>,
     /// The stories in their new order; stories left out are dropped.
     pub story_ids: Option<Vec<i64>>,

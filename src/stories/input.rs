@@ -19,17 +19,30 @@ pub const MAX_SUMMARY: usize = 5000;
 pub const MAX_AUTHOR: usize = 200;
 pub const MAX_EXTERNAL_ID: usize = 300;
 
-#[derive(Debug, Default, Clone, Deserialize)]
+/// A story as a CMS sends it; `url` and `title` are required.
+// Every field is an Option so that a missing `url` or `title` is named in
+// a 422 together with the other problems, not by a serde error.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoryInput {
+    /// Absolute `http(s)` URL.
+    #[schema(value_type = String, required = true, format = "uri", max_length = 2048)]
     pub url: Option<String>,
+    #[schema(value_type = String, required = true, max_length = 300)]
     pub title: Option<String>,
+    /// HTML or text; kept as text.
+    #[schema(max_length = 5000)]
     pub summary: Option<String>,
+    #[schema(format = "uri", max_length = 2048)]
     pub image_url: Option<String>,
+    #[schema(max_length = 200)]
     pub author: Option<String>,
     /// RFC 3339; the time of the request when absent.
+    #[schema(format = DateTime)]
     pub published_at: Option<String>,
+    #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
+    #[schema(max_length = 300)]
     pub external_id: Option<String>,
 }
 

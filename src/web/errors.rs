@@ -115,17 +115,43 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'static str,
-    message: &'a str,
+impl utoipa::PartialSchema for ErrorCode {
+    /// The codes come from [`ErrorCode::ALL`], so the description lists
+    /// exactly the codes this table defines.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
+            .description(Some(
+                "Stable, machine-readable; never changes once published.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
+/// The body of every `/api` error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ApiErrorBody)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// For people: may change wording between versions.
+    pub message: String,
+    /// The invalid fields and what is wrong with each (422 only).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    fields: &'a BTreeMap<String, String>,
+    pub fields: BTreeMap<String, String>,
 }
 
 impl ResponseError for ApiError {
@@ -140,9 +166,9 @@ impl ResponseError for ApiError {
         }
         response.json(ErrorBody {
             error: ErrorDetail {
-                code: self.code.as_str(),
-                message: &self.message,
-                fields: &self.fields,
+                code: self.code,
+                message: self.message.clone(),
+                fields: self.fields.clone(),
             },
         })
     }

@@ -39,12 +39,29 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
         .body(page.into_string())
 }
 
-/// The answer for a path nobody serves: JSON under `/api/`, a page elsewhere.
+/// The answer for a path nobody serves: JSON under `/api/` (a 405 naming
+/// the allowed methods when the path exists with another method), a page
+/// elsewhere.
 pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    use super::errors::{ApiError, ErrorCode};
     use actix_web::ResponseError;
     if req.path().starts_with("/api/") {
-        super::errors::ApiError::new(super::errors::ErrorCode::NotFound, "no such endpoint")
-            .error_response()
+        let allowed = super::api::openapi::allowed_methods(req.path());
+        if allowed.is_empty() {
+            return ApiError::new(ErrorCode::NotFound, "no such endpoint").error_response();
+        }
+        let allow = allowed.join(", ");
+        let mut response = ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("this endpoint takes {allow}"),
+        )
+        .error_response();
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        response
     } else {
         error_page(
             StatusCode::NOT_FOUND,

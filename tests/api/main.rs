@@ -16,6 +16,7 @@ mod feeds;
 mod foundation;
 mod issues;
 mod newsletters;
+mod openapi;
 mod scheduling;
 mod stories;
 mod subscriptions;

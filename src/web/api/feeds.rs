@@ -1,18 +1,19 @@
 //! `/api/feeds`: the RSS, Atom and JSON Feed URLs Gazette polls.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::ApiClient;
-use super::views::FeedView;
-use crate::feeds::{FeedError, add_feed, poll_feed_now};
+use super::openapi::{Conflict, JsonBodyErrors, NotFound, Unauthorized};
+use super::views::{FeedList, FeedView};
+use crate::feeds::{FeedError, PollReport, add_feed, poll_feed_now};
 use crate::web::AppState;
 use crate::web::errors::{ApiError, ErrorCode};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/feeds", web::post().to(create))
-        .route("/api/feeds", web::get().to(list))
-        .route("/api/feeds/{id}/poll", web::post().to(poll_now));
+pub fn routes(api: &mut ServiceConfig) {
+    api.service(create).service(list).service(poll_now);
 }
 
 impl From<FeedError> for ApiError {
@@ -31,13 +32,30 @@ impl From<FeedError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewFeed {
+    /// Absolute `http(s)` URL of an RSS, Atom or JSON feed.
+    #[schema(format = "uri")]
     url: String,
+    /// How often to poll (default one hour).
     poll_interval_secs: Option<i64>,
 }
 
+/// Add a feed to poll for stories.
+#[utoipa::path(
+    tag = "feeds",
+    operation_id = "add_feed",
+    security(("api_token" = [])),
+    request_body = NewFeed,
+    responses(
+        (status = 201, description = "Added", body = FeedView),
+        JsonBodyErrors,
+        Unauthorized,
+        Conflict,
+    )
+)]
+#[post("/api/feeds")]
 async fn create(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -47,24 +65,42 @@ async fn create(
     Ok(HttpResponse::Created().json(FeedView::from(&feed)))
 }
 
+/// Every feed, with its last poll and error.
+#[utoipa::path(
+    tag = "feeds",
+    operation_id = "list_feeds",
+    security(("api_token" = [])),
+    responses(
+        (status = 200, description = "The feeds", body = FeedList),
+        Unauthorized,
+    )
+)]
+#[get("/api/feeds")]
 async fn list(_client: ApiClient, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let feeds = state.store.feeds().await?;
-    let views: Vec<FeedView> = feeds.iter().map(FeedView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "feeds": views })))
+    Ok(HttpResponse::Ok().json(FeedList {
+        feeds: feeds.iter().map(FeedView::from).collect(),
+    }))
 }
 
+/// Poll a feed now.
+#[utoipa::path(
+    tag = "feeds",
+    operation_id = "poll_feed",
+    security(("api_token" = [])),
+    params(("id" = i64, Path, description = "The feed's id")),
+    responses(
+        (status = 200, description = "What the poll did", body = PollReport),
+        Unauthorized,
+        NotFound,
+    )
+)]
+#[post("/api/feeds/{id}/poll")]
 async fn poll_now(
     _client: ApiClient,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let report = poll_feed_now(&state.store, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "not_modified": report.not_modified,
-        "created": report.created,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "duplicates": report.duplicates,
-        "error": report.error,
-    })))
+    Ok(HttpResponse::Ok().json(report))
 }

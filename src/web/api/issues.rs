@@ -2,10 +2,13 @@
 //! draft, send, cancel, test-send, and preview it (HTML, text, or a JSON
 //! report of its size against Gmail's clipping limit).
 
-use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use actix_web::{HttpResponse, get, post, put, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::ApiClient;
+use super::openapi::{Conflict, InvalidQuery, JsonBodyErrors, NotFound, Unauthorized};
 use super::views::IssueView;
 use crate::issues::edit::{DraftEdit, edit_draft};
 use crate::issues::render::{self, GMAIL_CLIP_BYTES};
@@ -15,13 +18,13 @@ use crate::store::Store;
 use crate::web::AppState;
 use crate::web::errors::{ApiError, ErrorCode};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/issues/{id}", web::get().to(show))
-        .route("/api/issues/{id}", web::put().to(edit))
-        .route("/api/issues/{id}/send", web::post().to(send))
-        .route("/api/issues/{id}/cancel", web::post().to(cancel))
-        .route("/api/issues/{id}/test", web::post().to(test_send))
-        .route("/api/issues/{id}/preview", web::get().to(preview));
+pub fn routes(api: &mut ServiceConfig) {
+    api.service(show)
+        .service(edit)
+        .service(send)
+        .service(cancel)
+        .service(test_send)
+        .service(preview);
 }
 
 impl From<IssueError> for ApiError {
@@ -69,6 +72,19 @@ async fn find(store: &Store, id: i64) -> Result<Issue, IssueError> {
     store.issue_by_id(id).await?.ok_or(IssueError::NotFound(id))
 }
 
+/// An issue with its stories and delivery counts.
+#[utoipa::path(
+    tag = "issues",
+    operation_id = "show_issue",
+    security(("api_token" = [])),
+    params(("id" = i64, Path, description = "The issue's id")),
+    responses(
+        (status = 200, description = "The issue", body = IssueView),
+        Unauthorized,
+        NotFound,
+    )
+)]
+#[get("/api/issues/{id}")]
 async fn show(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -78,6 +94,22 @@ async fn show(
     Ok(HttpResponse::Ok().json(issue_response(&state.store, issue).await?))
 }
 
+/// Edit a draft: subject, preheader, intro, story order.
+#[utoipa::path(
+    tag = "issues",
+    operation_id = "edit_issue",
+    security(("api_token" = [])),
+    params(("id" = i64, Path, description = "The issue's id")),
+    request_body = DraftEdit,
+    responses(
+        (status = 200, description = "Edited", body = IssueView),
+        JsonBodyErrors,
+        Unauthorized,
+        NotFound,
+        Conflict,
+    )
+)]
+#[put("/api/issues/{id}")]
 async fn edit(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -88,6 +120,20 @@ async fn edit(
     Ok(HttpResponse::Ok().json(issue_response(&state.store, issue).await?))
 }
 
+/// Send a draft to every confirmed subscriber of its newsletter.
+#[utoipa::path(
+    tag = "issues",
+    operation_id = "send_issue",
+    security(("api_token" = [])),
+    params(("id" = i64, Path, description = "The issue's id")),
+    responses(
+        (status = 202, description = "Queued for delivery", body = IssueView),
+        Unauthorized,
+        NotFound,
+        Conflict,
+    )
+)]
+#[post("/api/issues/{id}/send")]
 async fn send(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -97,6 +143,20 @@ async fn send(
     Ok(HttpResponse::Accepted().json(issue_response(&state.store, issue).await?))
 }
 
+/// Cancel a draft or the unsent rest of a sending issue.
+#[utoipa::path(
+    tag = "issues",
+    operation_id = "cancel_issue",
+    security(("api_token" = [])),
+    params(("id" = i64, Path, description = "The issue's id")),
+    responses(
+        (status = 200, description = "Cancelled", body = IssueView),
+        Unauthorized,
+        NotFound,
+        Conflict,
+    )
+)]
+#[post("/api/issues/{id}/cancel")]
 async fn cancel(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -106,12 +166,41 @@ async fn cancel(
     Ok(HttpResponse::Ok().json(issue_response(&state.store, issue).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TestRequest {
+    /// Where the test copy goes.
+    #[schema(format = Email)]
     email: String,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum TestSendStatus {
+    Queued,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct TestQueued {
+    status: TestSendStatus,
+    delivery_id: i64,
+}
+
+/// Send one test copy of the issue to an address.
+#[utoipa::path(
+    tag = "issues",
+    operation_id = "test_send_issue",
+    security(("api_token" = [])),
+    params(("id" = i64, Path, description = "The issue's id")),
+    request_body = TestRequest,
+    responses(
+        (status = 202, description = "Queued", body = TestQueued),
+        JsonBodyErrors,
+        Unauthorized,
+        NotFound,
+    )
+)]
+#[post("/api/issues/{id}/test")]
 async fn test_send(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -126,18 +215,52 @@ async fn test_send(
         waker: &state.mail_waker,
     };
     let delivery_id = send_test(context, *id, &input.email).await?;
-    Ok(HttpResponse::Accepted().json(serde_json::json!({
-        "status": "queued",
-        "delivery_id": delivery_id,
-    })))
+    Ok(HttpResponse::Accepted().json(TestQueued {
+        status: TestSendStatus::Queued,
+        delivery_id,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PreviewQuery {
+    /// `html` (default), `text` or `json`.
     format: Option<String>,
 }
 
+/// The size report of a preview: Gmail clips an HTML part over 102 KB.
+#[derive(Debug, Serialize, ToSchema)]
+struct PreviewReport {
+    subject: String,
+    html_bytes: usize,
+    text_bytes: usize,
+    gmail_clip_bytes: usize,
+    clipped_by_gmail: bool,
+    html: String,
+    text: String,
+}
+
+/// The issue as an editor sees it: HTML, plain text, or a JSON report.
+#[utoipa::path(
+    tag = "issues",
+    operation_id = "preview_issue",
+    security(("api_token" = [])),
+    params(("id" = i64, Path, description = "The issue's id"), PreviewQuery),
+    responses(
+        (status = 200, description = "The preview",
+            content(
+                (String = "text/html"),
+                (String = "text/plain"),
+                (PreviewReport = "application/json"),
+            ),
+            headers(("X-Gazette-Html-Bytes" = usize, description = "Size of the HTML part (html format)"))),
+        Unauthorized,
+        NotFound,
+        InvalidQuery,
+    )
+)]
+#[get("/api/issues/{id}/preview")]
 async fn preview(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -161,15 +284,15 @@ async fn preview(
         "text" => Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body(email.text)),
-        "json" => Ok(HttpResponse::Ok().json(serde_json::json!({
-            "subject": email.subject,
-            "html_bytes": html_bytes,
-            "text_bytes": email.text.len(),
-            "gmail_clip_bytes": GMAIL_CLIP_BYTES,
-            "clipped_by_gmail": html_bytes > GMAIL_CLIP_BYTES,
-            "html": email.html,
-            "text": email.text,
-        }))),
+        "json" => Ok(HttpResponse::Ok().json(PreviewReport {
+            subject: email.subject,
+            html_bytes,
+            text_bytes: email.text.len(),
+            gmail_clip_bytes: GMAIL_CLIP_BYTES,
+            clipped_by_gmail: html_bytes > GMAIL_CLIP_BYTES,
+            html: email.html,
+            text: email.text,
+        })),
         _ => Err(ApiError::invalid_field(
             "format",
             "must be html, text or json",

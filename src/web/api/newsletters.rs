@@ -1,12 +1,15 @@
 //! `/api/newsletters`: create, list, read (with the next fire times), update,
 //! and build an issue now.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::ApiClient;
 use super::issues::issue_response;
-use super::views::NewsletterView;
+use super::openapi::{Conflict, JsonBodyErrors, NotFound, Unauthorized};
+use super::views::{IssueView, NewsletterList, NewsletterView};
 use crate::issues::{BuildOutcome, build_issue, send::send_issue};
 use crate::newsletters::{
     NewsletterError, NewsletterInput, create_newsletter, find_newsletter, next_runs,
@@ -15,12 +18,12 @@ use crate::newsletters::{
 use crate::web::AppState;
 use crate::web::errors::{ApiError, ErrorCode};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/newsletters", web::post().to(create))
-        .route("/api/newsletters", web::get().to(list))
-        .route("/api/newsletters/{slug}", web::get().to(show))
-        .route("/api/newsletters/{slug}", web::put().to(update))
-        .route("/api/newsletters/{slug}/issues", web::post().to(build_now));
+pub fn routes(api: &mut ServiceConfig) {
+    api.service(create)
+        .service(list)
+        .service(show)
+        .service(update)
+        .service(build_now);
 }
 
 impl From<NewsletterError> for ApiError {
@@ -48,6 +51,20 @@ fn detailed(newsletter: &crate::newsletters::Newsletter) -> NewsletterView {
     NewsletterView::new(newsletter, runs)
 }
 
+/// Create a newsletter (`slug` and `name` required).
+#[utoipa::path(
+    tag = "newsletters",
+    operation_id = "create_newsletter",
+    security(("api_token" = [])),
+    request_body = NewsletterInput,
+    responses(
+        (status = 201, description = "Created, with its next runs", body = NewsletterView),
+        JsonBodyErrors,
+        Unauthorized,
+        Conflict,
+    )
+)]
+#[post("/api/newsletters")]
 async fn create(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -58,15 +75,40 @@ async fn create(
     Ok(HttpResponse::Created().json(detailed(&newsletter)))
 }
 
+/// Every newsletter.
+#[utoipa::path(
+    tag = "newsletters",
+    operation_id = "list_newsletters",
+    security(("api_token" = [])),
+    responses(
+        (status = 200, description = "The newsletters", body = NewsletterList),
+        Unauthorized,
+    )
+)]
+#[get("/api/newsletters")]
 async fn list(_client: ApiClient, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let newsletters = state.store.newsletters().await?;
-    let views: Vec<NewsletterView> = newsletters
-        .iter()
-        .map(|n| NewsletterView::new(n, None))
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "newsletters": views })))
+    Ok(HttpResponse::Ok().json(NewsletterList {
+        newsletters: newsletters
+            .iter()
+            .map(|n| NewsletterView::new(n, None))
+            .collect(),
+    }))
 }
 
+/// One newsletter, with its next five runs when scheduled.
+#[utoipa::path(
+    tag = "newsletters",
+    operation_id = "show_newsletter",
+    security(("api_token" = [])),
+    params(("slug" = String, Path, description = "The newsletter's slug")),
+    responses(
+        (status = 200, description = "The newsletter", body = NewsletterView),
+        Unauthorized,
+        NotFound,
+    )
+)]
+#[get("/api/newsletters/{slug}")]
 async fn show(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -76,6 +118,21 @@ async fn show(
     Ok(HttpResponse::Ok().json(detailed(&newsletter)))
 }
 
+/// Change some settings; fields left out keep their value.
+#[utoipa::path(
+    tag = "newsletters",
+    operation_id = "update_newsletter",
+    security(("api_token" = [])),
+    params(("slug" = String, Path, description = "The newsletter's slug")),
+    request_body = NewsletterInput,
+    responses(
+        (status = 200, description = "Updated", body = NewsletterView),
+        JsonBodyErrors,
+        Unauthorized,
+        NotFound,
+    )
+)]
+#[put("/api/newsletters/{slug}")]
 async fn update(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -87,15 +144,32 @@ async fn update(
     Ok(HttpResponse::Ok().json(detailed(&newsletter)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BuildRequest {
+    /// Send it at once instead of leaving a draft.
     #[serde(default)]
     send: bool,
 }
 
-/// Builds an issue now (`{"send": true}` also sends it). The body is
-/// optional, so it is read by hand: no body means "build a draft".
+/// Build an issue now from the stories since the last one
+/// (`{"send": true}` also sends it). The body is optional, so it is read
+/// by hand: no body means "build a draft".
+#[utoipa::path(
+    tag = "issues",
+    operation_id = "build_issue",
+    security(("api_token" = [])),
+    params(("slug" = String, Path, description = "The newsletter's slug")),
+    request_body(content = Option<BuildRequest>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Built (a draft, sending, or skipped when empty)", body = IssueView),
+        JsonBodyErrors,
+        Unauthorized,
+        NotFound,
+        Conflict,
+    )
+)]
+#[post("/api/newsletters/{slug}/issues")]
 async fn build_now(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -106,10 +180,17 @@ async fn build_now(
         BuildRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidInput,
-                format!("the JSON has the wrong shape: {e}"),
-            )
+            if e.is_data() {
+                ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!("the JSON has the wrong shape: {e}"),
+                )
+            } else {
+                ApiError::new(
+                    ErrorCode::MalformedJson,
+                    format!("the body is not valid JSON: {e}"),
+                )
+            }
         })?
     };
     let newsletter = find_newsletter(&state.store, &slug).await?;

@@ -1,24 +1,42 @@
 //! `/api/stories`: a CMS pushes stories (upsert by URL or external id) and
 //! reads them back.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::DateTime;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::ApiClient;
-use super::views::StoryView;
+use super::openapi::{Conflict, InvalidQuery, JsonBodyErrors, Unauthorized};
+use super::views::{StoryList, StoryView};
 use crate::stories::{NewStory, StoryInput, Upserted};
 use crate::web::AppState;
 use crate::web::errors::{ApiError, ErrorCode};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/stories", web::post().to(upsert))
-        .route("/api/stories", web::get().to(list));
+pub fn routes(api: &mut ServiceConfig) {
+    api.service(upsert).service(list);
 }
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
+/// Create or update a story, matched by `external_id` when given, else by
+/// `url`.
+#[utoipa::path(
+    tag = "stories",
+    operation_id = "upsert_story",
+    security(("api_token" = [])),
+    request_body = StoryInput,
+    responses(
+        (status = 201, description = "Created", body = StoryView),
+        (status = 200, description = "Updated", body = StoryView),
+        JsonBodyErrors,
+        Unauthorized,
+        Conflict,
+    )
+)]
+#[post("/api/stories")]
 async fn upsert(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -43,13 +61,30 @@ async fn upsert(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// RFC 3339: only stories published at or after this time.
     since: Option<String>,
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
+/// Stories, newest first.
+#[utoipa::path(
+    tag = "stories",
+    operation_id = "list_stories",
+    security(("api_token" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The stories", body = StoryList),
+        Unauthorized,
+        InvalidQuery,
+    )
+)]
+#[get("/api/stories")]
 async fn list(
     _client: ApiClient,
     state: web::Data<AppState>,
@@ -76,6 +111,7 @@ async fn list(
         ));
     }
     let stories = state.store.stories_since(since, limit).await?;
-    let views: Vec<StoryView> = stories.iter().map(StoryView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "stories": views })))
+    Ok(HttpResponse::Ok().json(StoryList {
+        stories: stories.iter().map(StoryView::from).collect(),
+    }))
 }

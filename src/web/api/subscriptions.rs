@@ -6,8 +6,12 @@
 //! of the wrong type is a 422 naming that field.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, post, web};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::openapi::{JsonBodyErrors, RateLimited};
 
 use crate::subscriptions::signup::{self, SignupError};
 use crate::subscriptions::{
@@ -21,6 +25,48 @@ use crate::web::rate_limit::SignupLimits;
 
 const FIELDS: [&str; 3] = ["email", "name", "newsletters"];
 
+/// The body, as the description shows it. The handler reads the JSON field
+/// by field instead (see [`parse`]), to name every wrong field at once.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SubscriptionRequest {
+    /// An address that can receive mail from the internet.
+    #[schema(format = Email, max_length = 254)]
+    email: String,
+    #[schema(max_length = 100)]
+    name: Option<String>,
+    /// Slugs; the default newsletter when absent or empty.
+    newsletters: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum SignupStatus {
+    PendingConfirmation,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SignupAccepted {
+    status: SignupStatus,
+}
+
+/// Subscribe an address (double opt-in).
+///
+/// The same answer for every well-formed address, new or known, so the API
+/// cannot tell who is subscribed. A confirmation mail goes out unless the
+/// address is already confirmed.
+#[utoipa::path(
+    tag = "subscriptions",
+    operation_id = "subscribe",
+    request_body = SubscriptionRequest,
+    responses(
+        (status = 202, description = "Accepted; confirm by email", body = SignupAccepted),
+        JsonBodyErrors,
+        RateLimited,
+    )
+)]
+#[post("/api/subscriptions")]
 pub async fn create(
     state: web::Data<AppState>,
     limits: web::Data<SignupLimits>,
@@ -42,8 +88,11 @@ pub async fn create(
         client: client.meta(),
     };
     match signup::request_signup(&state.store, &mailer(&state), &state.mail_waker, &request).await {
-        Ok(_) => Ok(HttpResponse::build(StatusCode::ACCEPTED)
-            .json(serde_json::json!({"status": "pending_confirmation"}))),
+        Ok(_) => Ok(
+            HttpResponse::build(StatusCode::ACCEPTED).json(SignupAccepted {
+                status: SignupStatus::PendingConfirmation,
+            }),
+        ),
         Err(SignupError::Invalid(error)) => Err(invalid(&[error])),
         Err(SignupError::Store(error)) => Err(ApiError::internal(&error)),
     }

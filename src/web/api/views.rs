@@ -3,6 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::feeds::Feed;
 use crate::issues::{DeliveryCounts, Issue};
@@ -22,13 +23,16 @@ fn tags(column: &str) -> Vec<String> {
         .to_vec()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct NextRunView {
+    /// In the newsletter's timezone, with its offset.
+    #[schema(format = DateTime)]
     pub local: String,
+    #[schema(format = DateTime)]
     pub utc: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct NewsletterView {
     pub id: i64,
     pub slug: String,
@@ -44,7 +48,9 @@ pub struct NewsletterView {
     pub schedule: Option<String>,
     pub timezone: String,
     pub paused: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_runs: Option<Vec<NextRunView>>,
@@ -81,7 +87,7 @@ impl NewsletterView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StoryView {
     pub id: i64,
     pub url: String,
@@ -92,9 +98,12 @@ pub struct StoryView {
     pub image_url: Option<String>,
     pub author: Option<String>,
     pub tags: Vec<String>,
+    #[schema(format = DateTime)]
     pub published_at: String,
     pub hidden: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -118,7 +127,7 @@ impl From<&Story> for StoryView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CountsView {
     pub total: i64,
     pub sent: i64,
@@ -140,18 +149,24 @@ impl From<DeliveryCounts> for CountsView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct IssueView {
     pub id: i64,
     pub newsletter: String,
+    #[schema(format = DateTime)]
     pub slot_at: Option<String>,
+    /// draft, sending, sent, cancelled, skipped or missed
+    #[schema(value_type = String)]
     pub status: &'static str,
     pub subject: String,
     pub preheader: Option<String>,
     pub intro: Option<String>,
     pub skip_reason: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub send_at: Option<String>,
+    #[schema(format = DateTime)]
     pub sent_at: Option<String>,
     pub stories: Vec<StoryView>,
     pub counts: CountsView,
@@ -182,15 +197,17 @@ impl IssueView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FeedView {
     pub id: i64,
     pub url: String,
     pub title: Option<String>,
     pub poll_interval_secs: i64,
+    #[schema(format = DateTime)]
     pub last_polled_at: Option<String>,
     pub last_error: Option<String>,
     pub active: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -207,4 +224,19 @@ impl From<&Feed> for FeedView {
             created_at: rfc3339(feed.created_at),
         }
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoryList {
+    pub stories: Vec<StoryView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewsletterList {
+    pub newsletters: Vec<NewsletterView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedList {
+    pub feeds: Vec<FeedView>,
 }
