@@ -45,6 +45,11 @@ impl SubscriberEmail {
         if trimmed.chars().any(|c| c.is_control()) {
             return bad("must not contain control characters");
         }
+        // U+FFFD is what a lossy decoder makes of bytes that were not
+        // UTF-8 (a form is decoded so): never part of an address someone typed.
+        if trimmed.contains(char::REPLACEMENT_CHARACTER) {
+            return bad("is not a valid email address");
+        }
         if trimmed.chars().any(char::is_whitespace) || trimmed.contains(['<', '>']) {
             return bad(
                 "must be a bare address such as name@example.org, without spaces or a display name",
@@ -70,7 +75,18 @@ impl SubscriberEmail {
         if address.chars().count() > MAX_EMAIL_CHARS {
             return bad("must be at most 254 characters long");
         }
-        if !address.validate_email() {
+        // validator's rule knows ASCII only, while RFC 6531 lets the local
+        // part be UTF-8 (`José@…`, sent with SMTPUTF8): the rule judges the
+        // domain then, and lettre, which will send the mail, the local part.
+        // An address lettre refuses could never be delivered, so it is
+        // refused here rather than bounced later.
+        let rule_checked = if local.is_ascii() {
+            address.clone()
+        } else {
+            format!("x@{ascii_domain}")
+        };
+        let sendable = lettre::Address::new(local, &ascii_domain).is_ok();
+        if !sendable || !rule_checked.validate_email() {
             return bad("is not a valid email address");
         }
         Ok(SubscriberEmail(address))
@@ -194,6 +210,17 @@ mod tests {
     }
 
     #[test]
+    fn utf8_local_parts_are_kept_as_typed() {
+        let email = SubscriberEmail::parse("José@Bücher.Example").unwrap();
+        assert_eq!(email.as_str(), "José@xn--bcher-kva.example");
+        assert_eq!(email.key(), "josé@xn--bcher-kva.example");
+        let email = SubscriberEmail::parse("ann@😀.example").unwrap();
+        assert_eq!(email.as_str(), "ann@xn--e28h.example");
+        let email = SubscriberEmail::parse("🎉party@example.org").unwrap();
+        assert_eq!(email.as_str(), "🎉party@example.org");
+    }
+
+    #[test]
     fn bad_addresses_are_refused_with_the_field_named() {
         let too_long = format!("{}@example.org", "a".repeat(243));
         assert_eq!(too_long.len(), 255);
@@ -212,6 +239,10 @@ mod tests {
             "ann@exa mple.org",
             "ann@example..org",
             "ann@example.org.",
+            ".ann@example.org",
+            "ann..smith@example.org",
+            "jo\u{0}sé@example.org",
+            "\u{fffd}\u{fffd}@example.org",
             too_long.as_str(),
         ] {
             let error = SubscriberEmail::parse(bad).expect_err(bad);

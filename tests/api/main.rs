@@ -14,6 +14,7 @@ mod cli;
 mod delivery;
 mod feeds;
 mod foundation;
+mod hostile;
 mod issues;
 mod newsletters;
 mod openapi;

@@ -134,7 +134,7 @@ impl TestApp {
 }
 
 /// The decoded body of the first part of type `mime` in a raw message.
-fn mime_part(raw: &str, mime: &str) -> Option<String> {
+pub fn mime_part(raw: &str, mime: &str) -> Option<String> {
     use base64::Engine;
     let at = raw.to_lowercase().find(&format!("content-type: {mime}"))?;
     let part = &raw[at..];
