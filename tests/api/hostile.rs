@@ -305,6 +305,21 @@ fn catalogue(issue: i64, feed: i64) -> Vec<Case> {
         .editor()
         .json(json!({"story_ids": ["1; DROP TABLE stories"]}))
         .api(422, "invalid_input"),
+        case("send a negative issue", "POST", "/api/issues/-1/send")
+            .editor()
+            .api(404, "not_found"),
+        case(
+            "cancel an issue past i64",
+            "POST",
+            format!("/api/issues/{huge}/cancel"),
+        )
+        .editor()
+        .api(404, "not_found"),
+        case("newsletters with a forged token", "GET", "/api/newsletters").api(401, "unauthorized"),
+        case("feeds with a forged token", "GET", "/api/feeds").api(401, "unauthorized"),
+        case("description with a 1 MB body", "GET", "/api/openapi.json")
+            .raw("application/json", megabyte_json())
+            .api(413, "payload_too_large"),
         case(
             "script as preview format",
             "GET",
@@ -401,6 +416,13 @@ fn catalogue(issue: i64, feed: i64) -> Vec<Case> {
             "/preferences/pause",
         )
         .form(&[("token", "1")])
+        .page(400),
+        case(
+            "preferences: resume with a forged token",
+            "POST",
+            "/preferences/resume",
+        )
+        .form(&[("token", "' OR 1=1 --")])
         .page(400),
         case(
             "preferences: save with a forged token",
