@@ -37,6 +37,7 @@ pub struct NewsletterInput {
     #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// `en` or `fr`.
+    #[schema(pattern = "^(en|fr)$")]
     pub locale: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 100)]

@@ -38,7 +38,9 @@ struct NewFeed {
     /// Absolute `http(s)` URL of an RSS, Atom or JSON feed.
     #[schema(format = "uri")]
     url: String,
-    /// How often to poll (default one hour).
+    /// Seconds between polls (default 900); the bounds are
+    /// `feeds::MIN_POLL_INTERVAL_SECS` and `MAX_POLL_INTERVAL_SECS`.
+    #[schema(minimum = 60, maximum = 86400)]
     poll_interval_secs: Option<i64>,
 }
 

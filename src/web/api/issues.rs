@@ -226,6 +226,7 @@ async fn test_send(
 #[into_params(parameter_in = Query)]
 struct PreviewQuery {
     /// `html` (default), `text` or `json`.
+    #[param(pattern = "^(html|text|json)$")]
     format: Option<String>,
 }
 
