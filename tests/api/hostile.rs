@@ -710,6 +710,8 @@ async fn hostile_text_is_stored_as_given_and_shown_escaped(backend: Backend) {
             "/api/stories",
             &json!({"url": "https://news.example.org/a?q=\"><script>alert(1)</script>",
                     "title": SCRIPT,
+                    "author": "<script>alert(6)</script>",
+                    "tags": ["<b>tag</b>"],
                     "summary": "<img src=x onerror=alert(2)><script>alert(3)</script>Plain words",
                     "published_at": chrono::Utc::now().to_rfc3339()}),
         )
@@ -740,7 +742,8 @@ async fn hostile_text_is_stored_as_given_and_shown_escaped(backend: Backend) {
         .put(
             &format!("/api/issues/{id}"),
             &json!({"subject": "Hello\r\nBcc: victim@example.org",
-                    "intro": "<script>alert(4)</script>"}),
+                    "intro": "<script>alert(4)</script>",
+                    "preheader": "<script>alert(5)</script>"}),
         )
         .await;
     assert_eq!(edited.status, 200, "{}", edited.body);
@@ -756,7 +759,12 @@ async fn hostile_text_is_stored_as_given_and_shown_escaped(backend: Backend) {
     let html = preview.body.as_str().unwrap();
     assert!(!html.contains("<script>"), "preview escapes: {html}");
     assert!(!html.contains("onerror"), "{html}");
-    assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
+    for shown in ["alert(1)", "alert(4)", "alert(5)", "alert(6)"] {
+        assert!(
+            html.contains(&format!("&lt;script&gt;{shown}")),
+            "{shown}: {html}"
+        );
+    }
 
     // The test copy: no injected header, the sender address unchanged.
     let queued = editor
