@@ -44,7 +44,7 @@ async fn flaky_smtp_delivers_every_message_and_repeats_only_lost_replies(backend
     let faults = smtp.faults();
     println!(
         "faults: flaky_smtp {backend:?}: rows {rows}, seed {seed}, 451 {}, dropped {} at greeting \
-         and {} during DATA, accepted with the reply lost {}; lost {}, duplicates {}, \
+         and {} during DATA, accepted but reply cut {}; lost {}, duplicates {}, \
          unexplained duplicates {}",
         faults.temp_failures,
         faults.dropped_at_greeting,
