@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -49,13 +50,23 @@ pub fn migrate(db: &TestDb) {
 }
 
 /// A running `gazette serve`, killed when dropped so a failed test leaves
-/// no process behind.
-pub struct Serve(Option<Child>);
+/// no process behind. Its log goes to `serve.log` in the test's folder and
+/// is printed when the test fails.
+pub struct Serve {
+    child: Option<Child>,
+    log: PathBuf,
+}
 
 impl Serve {
     /// Sends into `smtp` with `concurrency` messages in flight; rows whose
     /// holder died are claimed again after `lease_secs`.
     pub fn start(db: &TestDb, smtp: &SmtpServer, concurrency: usize, lease_secs: u64) -> Serve {
+        let log = db.dir().join("serve.log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
         let child = gazette(db)
             .arg("serve")
             .env("GAZETTE__SERVER__PORT", "0")
@@ -69,22 +80,25 @@ impl Serve {
             .env("GAZETTE__MAIL__RATE_PER_SECOND", "100000")
             .env("GAZETTE__MAIL__RETRY_BASE_MS", "50")
             .env("GAZETTE__MAIL__LEASE_SECS", lease_secs.to_string())
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(file))
             .spawn()
             .expect("gazette serve starts");
-        Serve(Some(child))
+        Serve {
+            child: Some(child),
+            log,
+        }
     }
 
     /// SIGKILL: no shutdown, no flush, no release of claimed rows.
     pub fn kill(mut self) {
-        if let Some(mut child) = self.0.take() {
+        if let Some(mut child) = self.child.take() {
             child.kill().unwrap();
             child.wait().unwrap();
         }
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.0
+        self.child
             .as_mut()
             .is_some_and(|child| child.try_wait().ok().flatten().is_none())
     }
@@ -92,9 +106,15 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
+        if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(30)..];
+            eprintln!("gazette serve's log (last lines):\n{}", tail.join("\n"));
         }
     }
 }
