@@ -191,12 +191,45 @@ fn catalogue(issue: i64, feed: i64) -> Vec<Case> {
             .editor()
             .json(json!({"url": "https://news.example.org/w", "title": 7}))
             .api(422, "invalid_input"),
-        // A typed body stops at the first `[` (wrong type); a free-form one
-        // (subscriptions) at serde_json's recursion limit: both before any
-        // deep recursion.
+        // serde_json stops at its recursion limit (128), long before the
+        // stack is in danger.
         case("story: nested JSON", "POST", "/api/stories")
             .editor()
             .raw("application/json", nested(30_000))
+            .api(400, "malformed_json"),
+        // serde reads a struct from an array too, field by field: found by
+        // the fuzzer (`[]` built an issue); every body must be an object.
+        case("story as an array", "POST", "/api/stories")
+            .editor()
+            .json(json!(["https://news.example.org/array", "Title"]))
+            .api(422, "invalid_input"),
+        case(
+            "build with an array body",
+            "POST",
+            "/api/newsletters/news/issues",
+        )
+        .editor()
+        .json(json!([true]))
+        .api(422, "invalid_input"),
+        case(
+            "newsletter update as an array",
+            "PUT",
+            "/api/newsletters/news",
+        )
+        .editor()
+        .json(json!(["news", "Renamed"]))
+        .api(422, "invalid_input"),
+        case(
+            "draft edit as an array",
+            "PUT",
+            format!("/api/issues/{issue}"),
+        )
+        .editor()
+        .json(json!(["New subject"]))
+        .api(422, "invalid_input"),
+        case("feed as an array", "POST", "/api/feeds")
+            .editor()
+            .json(json!(["https://x.example.org/f"]))
             .api(422, "invalid_input"),
         case(
             "stories: huge limit",

@@ -11,6 +11,7 @@ use super::views::{FeedList, FeedView};
 use crate::feeds::{FeedError, PollReport, add_feed, poll_feed_now};
 use crate::web::AppState;
 use crate::web::errors::{ApiError, ErrorCode};
+use crate::web::extractors::JsonObject;
 
 pub fn routes(api: &mut ServiceConfig) {
     api.service(create).service(list).service(poll_now);
@@ -61,9 +62,9 @@ struct NewFeed {
 async fn create(
     _client: ApiClient,
     state: web::Data<AppState>,
-    input: web::Json<NewFeed>,
+    input: JsonObject<NewFeed>,
 ) -> Result<HttpResponse, ApiError> {
-    let feed = add_feed(&state.store, &input.url, input.poll_interval_secs).await?;
+    let feed = add_feed(&state.store, &input.0.url, input.0.poll_interval_secs).await?;
     Ok(HttpResponse::Created().json(FeedView::from(&feed)))
 }
 

@@ -17,6 +17,7 @@ use crate::issues::{Issue, IssueError, IssueStatus};
 use crate::store::Store;
 use crate::web::AppState;
 use crate::web::errors::{ApiError, ErrorCode};
+use crate::web::extractors::JsonObject;
 
 pub fn routes(api: &mut ServiceConfig) {
     api.service(show)
@@ -114,7 +115,7 @@ async fn edit(
     _client: ApiClient,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    input: web::Json<DraftEdit>,
+    input: JsonObject<DraftEdit>,
 ) -> Result<HttpResponse, ApiError> {
     let issue = edit_draft(&state.store, *id, input.into_inner()).await?;
     Ok(HttpResponse::Ok().json(issue_response(&state.store, issue).await?))
@@ -205,7 +206,7 @@ async fn test_send(
     _client: ApiClient,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    input: web::Json<TestRequest>,
+    input: JsonObject<TestRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let context = TestSendContext {
         store: &state.store,
@@ -214,7 +215,7 @@ async fn test_send(
         links: &state.links,
         waker: &state.mail_waker,
     };
-    let delivery_id = send_test(context, *id, &input.email).await?;
+    let delivery_id = send_test(context, *id, &input.0.email).await?;
     Ok(HttpResponse::Accepted().json(TestQueued {
         status: TestSendStatus::Queued,
         delivery_id,

@@ -17,6 +17,7 @@ use crate::newsletters::{
 };
 use crate::web::AppState;
 use crate::web::errors::{ApiError, ErrorCode};
+use crate::web::extractors::{JsonObject, object_body};
 
 pub fn routes(api: &mut ServiceConfig) {
     api.service(create)
@@ -68,7 +69,7 @@ fn detailed(newsletter: &crate::newsletters::Newsletter) -> NewsletterView {
 async fn create(
     _client: ApiClient,
     state: web::Data<AppState>,
-    input: web::Json<NewsletterInput>,
+    input: JsonObject<NewsletterInput>,
 ) -> Result<HttpResponse, ApiError> {
     let newsletter = create_newsletter(&state.store, input.into_inner()).await?;
     state.scheduler.schedules_changed();
@@ -137,7 +138,7 @@ async fn update(
     _client: ApiClient,
     state: web::Data<AppState>,
     slug: web::Path<String>,
-    input: web::Json<NewsletterInput>,
+    input: JsonObject<NewsletterInput>,
 ) -> Result<HttpResponse, ApiError> {
     let newsletter = update_newsletter(&state.store, &slug, input.into_inner()).await?;
     state.scheduler.schedules_changed();
@@ -179,19 +180,13 @@ async fn build_now(
     let request: BuildRequest = if body.iter().all(u8::is_ascii_whitespace) {
         BuildRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            if e.is_data() {
-                ApiError::new(
-                    ErrorCode::InvalidInput,
-                    format!("the JSON has the wrong shape: {e}"),
-                )
-            } else {
-                ApiError::new(
-                    ErrorCode::MalformedJson,
-                    format!("the body is not valid JSON: {e}"),
-                )
-            }
-        })?
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                ErrorCode::MalformedJson,
+                format!("the body is not valid JSON: {e}"),
+            )
+        })?;
+        object_body(value)?
     };
     let newsletter = find_newsletter(&state.store, &slug).await?;
     let issue = match build_issue(&state.store, &newsletter, None).await? {

@@ -13,6 +13,7 @@ use super::views::{StoryList, StoryView};
 use crate::stories::{NewStory, StoryInput, Upserted};
 use crate::web::AppState;
 use crate::web::errors::{ApiError, ErrorCode};
+use crate::web::extractors::JsonObject;
 
 pub fn routes(api: &mut ServiceConfig) {
     api.service(upsert).service(list);
@@ -40,7 +41,7 @@ const MAX_LIMIT: i64 = 500;
 async fn upsert(
     _client: ApiClient,
     state: web::Data<AppState>,
-    input: web::Json<StoryInput>,
+    input: JsonObject<StoryInput>,
 ) -> Result<HttpResponse, ApiError> {
     let story = NewStory::parse(input.into_inner()).map_err(|invalid| {
         let mut api = ApiError::new(ErrorCode::InvalidInput, "the story has invalid fields");
