@@ -53,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::issues::cli::DigestCommand,
     },
+    /// Import subscribers from CSV, or export them as CSV
+    Subscribers {
+        #[command(subcommand)]
+        command: crate::subscriptions::cli::SubscribersCommand,
+    },
     /// Add and list the users who log in to /admin
     User {
         #[command(subcommand)]
@@ -110,6 +115,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Digest { command } => match command_store(&settings).await {
             Ok(store) => crate::issues::cli::run(&store, &settings, command).await,
+            Err(error) => Err(error),
+        },
+        Command::Subscribers { command } => match command_store(&settings).await {
+            Ok(store) => crate::subscriptions::cli::run(&store, &settings, command).await,
             Err(error) => Err(error),
         },
         Command::User { command } => match command_store(&settings).await {

@@ -5,8 +5,11 @@
 //! the parsed input types ([`domain`]). Handlers in `web::public` and
 //! `web::api` call these; nothing here knows HTTP.
 
+pub mod cli;
 pub mod confirm;
 pub mod domain;
+pub mod export;
+pub mod import;
 pub mod manage;
 pub mod signup;
 pub mod store;

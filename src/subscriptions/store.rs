@@ -574,4 +574,37 @@ impl Store {
                 .await?;
         Ok(found.is_some())
     }
+
+    /// The keys among `email_keys` whose address was erased: the same
+    /// check as [`Store::is_erased_address`], a few hundred addresses per
+    /// query for an import.
+    pub async fn erased_among(
+        &self,
+        email_keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut erased = std::collections::HashSet::new();
+        for chunk in email_keys.chunks(500) {
+            let by_hash: std::collections::HashMap<String, &String> = chunk
+                .iter()
+                .map(|key| (super::token::sha256_hex(key.as_bytes()), key))
+                .collect();
+            let placeholders = (1..=by_hash.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT email_hash FROM erased_addresses WHERE email_hash IN ({placeholders})"
+            );
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for hash in by_hash.keys() {
+                query = query.bind(hash.clone());
+            }
+            for hash in query.fetch_all(self.pool()).await? {
+                if let Some(key) = by_hash.get(&hash) {
+                    erased.insert((*key).clone());
+                }
+            }
+        }
+        Ok(erased)
+    }
 }

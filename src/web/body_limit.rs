@@ -1,5 +1,6 @@
-//! Refuses a body announced larger than [`MAX_BODY_BYTES`] before any handler
-//! reads it. Bodies without a length are still capped by the extractors.
+//! Refuses a body announced larger than [`MAX_BODY_BYTES`] (the subscriber
+//! import upload: `MAX_IMPORT_BYTES`) before any handler reads it. Bodies
+//! without a length are still capped by the extractors.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -20,7 +21,14 @@ pub async fn refuse_large_bodies(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+    // The subscriber import is the one upload that may be larger; it
+    // counts what it reads itself, for bodies sent without a length.
+    let limit = if req.path() == crate::web::admin::imports::UPLOAD_PATH {
+        crate::subscriptions::import::MAX_IMPORT_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    if announced.is_some_and(|len| len > limit as u64) {
         let response = if req.path().starts_with("/api/") {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,

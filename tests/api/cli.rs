@@ -10,7 +10,7 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 
 /// Runs `gazette ARGS` on the app's database (in a blocking thread: the
 /// command takes a moment and the app keeps serving meanwhile).
-async fn gazette(app: &TestApp, args: &[&str]) -> Output {
+pub async fn gazette(app: &TestApp, args: &[&str]) -> Output {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let database = app.db.url.clone();
     let base_url = app.address.clone();
@@ -30,7 +30,7 @@ async fn gazette(app: &TestApp, args: &[&str]) -> Output {
     .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()
 }
 

@@ -15,6 +15,7 @@ mod delivery;
 mod feeds;
 mod foundation;
 mod hostile;
+mod imports;
 mod issues;
 mod newsletters;
 mod openapi;

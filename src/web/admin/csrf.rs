@@ -58,6 +58,16 @@ fn matches(session: &Session, sent: Option<&str>) -> bool {
     }
 }
 
+/// Checks a token read from a body that [`Checked`] cannot read (the
+/// multipart upload).
+pub fn verify(session: &Session, sent: Option<&str>) -> Result<(), AdminError> {
+    if matches(session, sent) {
+        Ok(())
+    } else {
+        Err(AdminError::BadCsrf)
+    }
+}
+
 /// A form-encoded body whose CSRF token was checked before it was parsed
 /// into `T` (so a forged POST is refused even when its fields are wrong).
 /// `T` should ignore the `csrf` field (no `deny_unknown_fields`).

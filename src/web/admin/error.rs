@@ -20,6 +20,9 @@ pub enum AdminError {
     NotFound,
     #[error("{0}")]
     BadForm(String),
+    /// An upload over its limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -67,6 +70,7 @@ impl ResponseError for AdminError {
             AdminError::AdminsOnly | AdminError::BadCsrf => StatusCode::FORBIDDEN,
             AdminError::NotFound => StatusCode::NOT_FOUND,
             AdminError::BadForm(_) => StatusCode::BAD_REQUEST,
+            AdminError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -94,6 +98,11 @@ impl ResponseError for AdminError {
             AdminError::BadForm(problem) => {
                 error_page(StatusCode::BAD_REQUEST, "Please check the form", problem)
             }
+            AdminError::TooLarge(problem) => error_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "That file is too large",
+                problem,
+            ),
             AdminError::Internal(detail) => {
                 tracing::error!(error = %detail, "admin page failed");
                 error_page(

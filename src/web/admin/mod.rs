@@ -10,6 +10,7 @@ pub mod auth;
 pub mod csrf;
 pub mod dashboard;
 pub mod error;
+pub mod imports;
 pub mod issues;
 pub mod layout;
 pub mod newsletters;
@@ -68,6 +69,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/subscribers", web::get().to(subscribers::list))
             .route("/subscribers.csv", web::get().to(subscribers::export_csv))
+            .route("/subscribers/import", web::get().to(imports::form))
+            .route("/subscribers/import", web::post().to(imports::upload))
+            .route("/imports/{id}", web::get().to(imports::show))
+            .route(
+                "/imports/{id}/progress",
+                web::get().to(imports::progress_json),
+            )
+            .route(
+                "/imports/{id}/rejected.csv",
+                web::get().to(imports::rejected_csv),
+            )
             .route("/subscribers/{id}", web::get().to(subscribers::show))
             .route(
                 "/subscribers/{id}/unsubscribe",

@@ -6,9 +6,11 @@ use sqlx::Row;
 
 use crate::issues::Issue;
 use crate::issues::store::ISSUE_COLUMNS;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, escape_like};
 use crate::stories::Story;
 use crate::stories::store::STORY_COLUMNS;
+use crate::subscriptions::export::filtered_rows;
+pub use crate::subscriptions::export::{SUBSCRIBER_STATUSES, SubscriberFilter};
 
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -32,8 +34,6 @@ pub struct DeliveryLine {
     pub created_at: i64,
     pub sent_at: Option<i64>,
 }
-
-pub const SUBSCRIBER_STATUSES: [&str; 4] = ["pending", "active", "unsubscribed", "bounced"];
 
 /// Subscribers by status.
 pub async fn subscribers_by_status(store: &Store) -> Result<Vec<(String, i64)>, StoreError> {
@@ -109,55 +109,7 @@ pub async fn search_stories(
 
 /// A page of subscribers after id `after` (keyset: the page costs the same
 /// at the end of a million rows as at the start), filtered by an address
-/// fragment and a status.
-/// Which subscribers a list or an export shows.
-#[derive(Debug, Clone, Default)]
-pub struct SubscriberFilter {
-    /// A fragment of the address.
-    pub search: String,
-    pub status: Option<&'static str>,
-    /// Only those subscribed (pending or active) to this newsletter id.
-    pub newsletter_id: Option<i64>,
-}
-
-/// One row of the CSV export.
-#[derive(Debug, Clone)]
-pub struct ExportLine {
-    pub id: i64,
-    pub email: String,
-    pub name: Option<String>,
-    pub status: String,
-    pub created_at: i64,
-    pub confirmed_at: Option<i64>,
-}
-
-const FILTERED_SUBSCRIBERS: &str = "FROM subscribers s \
-     WHERE s.id > $1 AND ($2 = '' OR s.status = $2) \
-     AND ($3 = '%%' OR s.email_key LIKE $3 ESCAPE '\\') \
-     AND ($4 = 0 OR EXISTS (SELECT 1 FROM subscriptions su WHERE su.subscriber_id = s.id \
-          AND su.newsletter_id = $4 AND su.status IN ('pending', 'active'))) \
-     ORDER BY s.id LIMIT $5";
-
-async fn filtered_rows(
-    store: &Store,
-    columns: &str,
-    filter: &SubscriberFilter,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
-    let pattern = format!("%{}%", escape_like(&filter.search.trim().to_lowercase()));
-    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {columns} {FILTERED_SUBSCRIBERS}"
-    )))
-    .bind(after)
-    .bind(filter.status.unwrap_or(""))
-    .bind(pattern)
-    .bind(filter.newsletter_id.unwrap_or(0))
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?)
-}
-
+/// fragment, a status and a newsletter.
 pub async fn subscribers_page(
     store: &Store,
     filter: &SubscriberFilter,
@@ -179,34 +131,6 @@ pub async fn subscribers_page(
             email: row.try_get("email")?,
             status: row.try_get("status")?,
             created_at: row.try_get("created_at")?,
-        });
-    }
-    Ok(lines)
-}
-
-pub async fn export_batch(
-    store: &Store,
-    filter: &SubscriberFilter,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<ExportLine>, StoreError> {
-    let rows = filtered_rows(
-        store,
-        "s.id, s.email, s.name, s.status, s.created_at, s.confirmed_at",
-        filter,
-        after,
-        limit,
-    )
-    .await?;
-    let mut lines = Vec::new();
-    for row in &rows {
-        lines.push(ExportLine {
-            id: row.try_get("id")?,
-            email: row.try_get("email")?,
-            name: row.try_get("name")?,
-            status: row.try_get("status")?,
-            created_at: row.try_get("created_at")?,
-            confirmed_at: row.try_get("confirmed_at")?,
         });
     }
     Ok(lines)
@@ -277,11 +201,4 @@ pub async fn toggle_story_hidden(store: &Store, id: i64) -> Result<bool, StoreEr
         .execute(store.pool())
         .await?;
     Ok(done.rows_affected() > 0)
-}
-
-/// `%` and `_` typed in a search are meant literally.
-fn escape_like(raw: &str) -> String {
-    raw.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }

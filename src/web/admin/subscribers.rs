@@ -15,6 +15,7 @@ use super::layout::{opt_when, page, when};
 use futures_util::StreamExt;
 
 use super::queries::{self, SUBSCRIBER_STATUSES, SubscriberFilter};
+use crate::subscriptions::export::{self, EXPORT_BATCH};
 use crate::subscriptions::manage::{self, UnsubscribeScope};
 use crate::subscriptions::store::{ConsentSource, consent_events_of};
 use crate::web::AppState;
@@ -104,6 +105,7 @@ pub async fn list(
             }
             button type="submit" class="secondary" { "Search" }
             a href=(export_url) { "Export these as CSV" }
+            (super::imports::link())
         }
         table {
             tr { th { "Address" } th { "Status" } th { "Since" } }
@@ -121,9 +123,6 @@ pub async fn list(
     Ok(page(&editor, SECTION, "Subscribers", body))
 }
 
-/// Rows read per database round trip while exporting.
-const EXPORT_BATCH: i64 = 2000;
-
 /// The filtered subscribers as CSV, streamed in keyset batches so a
 /// million rows never sit in memory at once.
 pub async fn export_csv(
@@ -134,19 +133,19 @@ pub async fn export_csv(
     let newsletters = state.store.newsletters().await?;
     let filter = query.filter(&newsletters);
     let store = state.store.clone();
-    let header = web::Bytes::from_static(b"email,name,status,created_at,confirmed_at\r\n");
+    let header = web::Bytes::from_static(export::CSV_HEADER.as_bytes());
     let batches = futures_util::stream::unfold(Some(0i64), move |after| {
         let store = store.clone();
         let filter = filter.clone();
         async move {
             let after = after?;
-            match queries::export_batch(&store, &filter, after, EXPORT_BATCH).await {
+            match export::export_batch(&store, &filter, after, EXPORT_BATCH).await {
                 Ok(lines) if lines.is_empty() => None,
                 Ok(lines) => {
                     let last = lines.last().map(|l| l.id);
                     let mut chunk = String::new();
                     for line in &lines {
-                        csv_line(&mut chunk, line);
+                        export::csv_line(&mut chunk, line);
                     }
                     let next = if (lines.len() as i64) < EXPORT_BATCH {
                         None
@@ -173,40 +172,6 @@ pub async fn export_csv(
         ))
         .insert_header(("Cache-Control", "no-store"))
         .streaming(body))
-}
-
-fn csv_line(out: &mut String, line: &queries::ExportLine) {
-    let fields = [
-        line.email.clone(),
-        line.name.clone().unwrap_or_default(),
-        line.status.clone(),
-        rfc3339(Some(line.created_at)),
-        rfc3339(line.confirmed_at),
-    ];
-    let cells: Vec<String> = fields.iter().map(|f| csv_cell(f)).collect();
-    out.push_str(&cells.join(","));
-    out.push_str("\r\n");
-}
-
-/// Quotes when needed, and defuses a cell a spreadsheet would run as a
-/// formula (a name such as `=HYPERLINK(…)` typed into the signup form).
-fn csv_cell(raw: &str) -> String {
-    let defused = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{raw}")
-    } else {
-        raw.to_string()
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
-    }
-}
-
-fn rfc3339(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 pub async fn show(
@@ -304,17 +269,4 @@ pub async fn erase(
         return Err(AdminError::NotFound);
     }
     Ok(see_other("/admin/subscribers"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_cell;
-
-    #[test]
-    fn cells_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("Doe, Jane"), "\"Doe, Jane\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=1+1"), "'=1+1");
-    }
 }
