@@ -1,7 +1,8 @@
 //! Issues (digests): one newsletter's selection of stories, built by
 //! [`build::build_issue`] (by the scheduler at a slot, or by an editor now),
 //! edited while it is a draft ([`edit`]), then sent by fanning it out into
-//! the outbox in one statement ([`send`]). [`render`] turns an issue into
+//! the outbox in one statement ([`send`]), now or at a time an editor
+//! chose ([`timing`]). [`render`] turns an issue into
 //! the email design's input for previews, test sends and the archive.
 //!
 //! Life of an issue: `draft` → `sending` → `sent`, or `skipped` (nothing
@@ -14,6 +15,7 @@ pub mod prepare;
 pub mod render;
 pub mod send;
 pub mod store;
+pub mod timing;
 
 use std::fmt;
 

@@ -3,7 +3,9 @@
 //! its last one, fires the newest if it is within
 //! `scheduling.catch_up_grace`, and records the older ones as missed, never
 //! sending them late in a burst. The unique (newsletter, slot) key on issues
-//! makes a second instance's attempt, or a second start, a no-op.
+//! makes a second instance's attempt, or a second start, a no-op. The same
+//! pass sends the drafts an editor scheduled ("Send at") whose time has
+//! come ([`crate::issues::timing`]).
 //!
 //! tokio-cron-scheduler only wakes the loop: a one-shot job at the next slot
 //! (and a 30-second cap, so edits made on other instances are seen). The
@@ -23,6 +25,7 @@ use crate::config::Settings;
 use crate::delivery::outbox::{self, MailKind, MailWaker, OneOffMail};
 use crate::issues::build::{BuildOutcome, build_issue};
 use crate::issues::send::send_issue;
+use crate::issues::timing::{next_due, send_due_issues};
 use crate::issues::{IssueError, render};
 use crate::newsletters::Newsletter;
 use crate::store::{Store, StoreError, now_ms};
@@ -109,6 +112,8 @@ pub struct FiredSlot {
 pub struct TickReport {
     pub fired: Vec<FiredSlot>,
     pub missed: usize,
+    /// Drafts an editor scheduled ("Send at") that were sent in this pass.
+    pub sent_scheduled: Vec<i64>,
 }
 
 #[derive(Clone)]
@@ -175,6 +180,7 @@ impl Scheduler {
             self.resume_interrupted_sends(&newsletter, now - grace)
                 .await?;
         }
+        report.sent_scheduled = send_due_issues(&self.store, &self.waker, now, grace).await?;
         Ok(report)
     }
 
@@ -223,10 +229,12 @@ impl Scheduler {
         let Ok(newsletters) = self.scheduled_newsletters().await else {
             return MAX_SLEEP;
         };
+        let next_send = next_due(&self.store, now).await.ok().flatten();
         newsletters
             .iter()
             .filter_map(schedule_of)
             .filter_map(|s| s.next_after(now))
+            .chain(next_send)
             .map(|next| (next - now).to_std().unwrap_or(Duration::ZERO))
             .min()
             .unwrap_or(MAX_SLEEP)

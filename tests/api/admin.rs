@@ -48,6 +48,7 @@ const POST_ROUTES: &[&str] = &[
     "/admin/issues/1",
     "/admin/issues/1/test",
     "/admin/issues/1/send",
+    "/admin/issues/1/schedule",
     "/admin/issues/1/cancel",
     "/admin/subscribers/1/unsubscribe",
     "/admin/subscribers/1/erase",

@@ -20,5 +20,6 @@ mod issues;
 mod newsletters;
 mod openapi;
 mod scheduling;
+mod send_at;
 mod stories;
 mod subscriptions;

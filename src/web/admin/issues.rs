@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
-use maud::{PreEscaped, html};
-use serde::Serialize;
+use maud::{Markup, PreEscaped, html};
+use serde::{Deserialize, Serialize};
 
 use super::auth::{Editor, see_other};
 use super::csrf::{self, Checked, NoFields};
@@ -19,7 +19,7 @@ use crate::delivery::store::DeliveryProgress;
 use crate::issues::edit::{DraftEdit, edit_draft};
 use crate::issues::render::{self, GMAIL_CLIP_BYTES};
 use crate::issues::send::{TestSendContext, cancel_issue, send_issue, send_test};
-use crate::issues::{Issue, IssueError, IssueStatus};
+use crate::issues::{Issue, IssueError, IssueStatus, timing};
 use crate::web::AppState;
 
 const SECTION: &str = "Issues";
@@ -80,6 +80,11 @@ pub async fn show(
     let counts = state.store.delivery_counts(issue.id).await?;
     let base = format!("/admin/issues/{}", issue.id);
     let draft = issue.status == IssueStatus::Draft;
+    let timezone = state
+        .store
+        .newsletter_by_id(issue.newsletter_id)
+        .await?
+        .map_or_else(|| "UTC".to_string(), |n| n.timezone);
     let body = html! {
         p { "Status: " strong { (issue.status) } " · " (counts.sent) " sent, " (counts.failed) " failed, " (counts.pending + counts.sending) " pending" }
         div class="actions" {
@@ -94,7 +99,7 @@ pub async fn show(
             @if draft {
                 form method="post" action={(base) "/send"} class="inline" {
                     (csrf::field(&editor.csrf))
-                    button type="submit" { "Send to subscribers" }
+                    button type="submit" { "Send now" }
                 }
             }
             @if draft || issue.status == IssueStatus::Sending {
@@ -103,6 +108,12 @@ pub async fn show(
                     button type="submit" class="danger" { "Cancel" }
                 }
             }
+        }
+        @if draft {
+            (schedule_form(&editor, &issue, &base, &timezone))
+        }
+        @if let Some(note) = issue.skip_reason.as_ref().filter(|_| draft) {
+            p class="flash error" { (note) }
         }
         @if draft {
             form method="post" action=(base) class="stack" {
@@ -134,6 +145,66 @@ pub async fn show(
         &format!("Issue #{}", issue.id),
         body,
     ))
+}
+
+/// "Send at": a `datetime-local` field read in the newsletter's timezone,
+/// and the time already chosen with a button to take it back.
+fn schedule_form(editor: &Editor, issue: &Issue, base: &str, timezone: &str) -> Markup {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    let local = |format: &str| {
+        issue
+            .send_at
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|at| at.with_timezone(&tz).format(format).to_string())
+    };
+    html! {
+        @if let Some(at) = local("%Y-%m-%d %H:%M") {
+            p class="flash" id="scheduled" {
+                "Scheduled to go out on " strong { (at) } " (" (timezone) ")."
+                form method="post" action={(base) "/schedule"} class="inline" {
+                    (csrf::field(&editor.csrf))
+                    input type="hidden" name="send_at" value="";
+                    " " button type="submit" class="secondary" { "Unschedule" }
+                }
+            }
+        }
+        form method="post" action={(base) "/schedule"} class="actions" {
+            (csrf::field(&editor.csrf))
+            label { "Send at " input type="datetime-local" name="send_at" value=(local("%Y-%m-%dT%H:%M").unwrap_or_default()) required; }
+            span class="muted" { (timezone) " time" }
+            button type="submit" { "Schedule" }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScheduleForm {
+    #[serde(default)]
+    send_at: String,
+}
+
+/// Schedules the draft for the time given (in its newsletter's timezone),
+/// or unschedules it when the field is empty.
+pub async fn schedule(
+    _editor: Editor,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    Checked(form): Checked<ScheduleForm>,
+) -> Result<HttpResponse, AdminError> {
+    let issue = find(&state, *id).await?;
+    let at = if form.send_at.trim().is_empty() {
+        None
+    } else {
+        let timezone = state
+            .store
+            .newsletter_by_id(issue.newsletter_id)
+            .await?
+            .map_or_else(|| "UTC".to_string(), |n| n.timezone);
+        Some(timing::parse_local(&form.send_at, &timezone)?)
+    };
+    timing::schedule_send(&state.store, issue.id, at, chrono::Utc::now()).await?;
+    state.scheduler.schedules_changed();
+    Ok(see_other(&format!("/admin/issues/{id}")))
 }
 
 /// The draft form: fixed fields plus `pos_ID` and `drop_ID` per story, so

@@ -61,6 +61,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/issues/{id}/test", web::post().to(issues::test_send))
             .route("/issues/{id}/send", web::post().to(issues::send))
+            .route("/issues/{id}/schedule", web::post().to(issues::schedule))
             .route("/issues/{id}/cancel", web::post().to(issues::cancel))
             .route("/issues/{id}/sending", web::get().to(issues::sending_page))
             .route(

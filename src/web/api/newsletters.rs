@@ -10,7 +10,7 @@ use super::auth::ApiClient;
 use super::issues::issue_response;
 use super::openapi::{Conflict, JsonBodyErrors, NotFound, Unauthorized};
 use super::views::{IssueView, NewsletterList, NewsletterView};
-use crate::issues::{BuildOutcome, build_issue, send::send_issue};
+use crate::issues::{BuildOutcome, build_issue, send::send_issue, timing};
 use crate::newsletters::{
     NewsletterError, NewsletterInput, create_newsletter, find_newsletter, next_runs,
     update_newsletter,
@@ -151,11 +151,15 @@ struct BuildRequest {
     /// Send it at once instead of leaving a draft.
     #[serde(default)]
     send: bool,
+    /// RFC 3339, in the future: build the draft now and send it then.
+    #[serde(default)]
+    send_at: Option<String>,
 }
 
 /// Build an issue now from the stories since the last one
-/// (`{"send": true}` also sends it). The body is optional, so it is read
-/// by hand: no body means "build a draft".
+/// (`{"send": true}` also sends it; `{"send_at": RFC3339}` leaves a draft
+/// that is sent then). The body is optional, so it is read by hand: no
+/// body means "build a draft".
 #[utoipa::path(
     tag = "issues",
     operation_id = "build_issue",
@@ -188,10 +192,33 @@ async fn build_now(
         })?;
         object_body(value)?
     };
+    // Checked before anything is built, so a bad time changes nothing.
+    let send_at = match request.send_at.as_deref() {
+        Some(_) if request.send => {
+            return Err(ApiError::invalid_field(
+                "send_at",
+                "give either send or send_at, not both",
+            ));
+        }
+        Some(raw) => {
+            let at = timing::parse_rfc3339(raw)?;
+            if at <= chrono::Utc::now() {
+                return Err(ApiError::invalid_field("send_at", "must be in the future"));
+            }
+            Some(at)
+        }
+        None => None,
+    };
     let newsletter = find_newsletter(&state.store, &slug).await?;
     let issue = match build_issue(&state.store, &newsletter, None).await? {
         BuildOutcome::Built(issue) if request.send => {
             send_issue(&state.store, &state.mail_waker, issue.id).await?
+        }
+        BuildOutcome::Built(issue) if send_at.is_some() => {
+            let issue =
+                timing::schedule_send(&state.store, issue.id, send_at, chrono::Utc::now()).await?;
+            state.scheduler.schedules_changed();
+            issue
         }
         BuildOutcome::Built(issue) | BuildOutcome::Skipped(issue) => issue,
         BuildOutcome::AlreadyExists(id) => {

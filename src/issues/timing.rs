@@ -1,0 +1,170 @@
+//! Sending a draft at a time an editor chose ("Send at" in the admin,
+//! `send_at` on the API). The time is kept on the issue (`send_at` of a
+//! draft), so it survives restarts; every instance's scheduler pass sends
+//! the drafts that came due ([`send_due_issues`]) through the same
+//! idempotent fan-out as "Send now", so several instances sending the same
+//! issue at once still give each subscriber one copy.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::edit::InvalidEdit;
+use super::send::send_issue;
+use super::store::{ISSUE_COLUMNS, Issue};
+use super::{IssueError, IssueStatus};
+use crate::delivery::outbox::MailWaker;
+use crate::store::{Store, now_ms};
+
+fn invalid(problem: impl Into<String>) -> IssueError {
+    let mut fields = BTreeMap::new();
+    fields.insert("send_at", problem.into());
+    InvalidEdit { fields }.into()
+}
+
+/// A wall-clock time as a `datetime-local` field sends it
+/// (`2026-03-29T07:30`, seconds optional), read in the newsletter's
+/// timezone. A time that does not exist there (the hour skipped when
+/// clocks go forward) is refused; one that happens twice is the first.
+pub fn parse_local(raw: &str, timezone: &str) -> Result<DateTime<Utc>, IssueError> {
+    let tz: Tz = timezone
+        .parse()
+        .map_err(|_| invalid(format!("the newsletter's timezone {timezone:?} is unknown")))?;
+    let raw = raw.trim();
+    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
+        .ok_or_else(|| invalid("must be a date and time such as 2026-03-27T07:30"))?;
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => Ok(at.with_timezone(&Utc)),
+        LocalResult::None => Err(invalid(format!(
+            "{raw} does not exist in {timezone} (the clocks change then); choose another time"
+        ))),
+    }
+}
+
+/// An RFC 3339 time, as the API takes it.
+pub fn parse_rfc3339(raw: &str) -> Result<DateTime<Utc>, IssueError> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| invalid("must be an RFC 3339 time such as 2026-03-27T07:30:00Z"))
+}
+
+/// Sets (or, with `None`, clears) the time a draft goes out. The time must
+/// be after `now`.
+pub async fn schedule_send(
+    store: &Store,
+    issue_id: i64,
+    at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Issue, IssueError> {
+    if at.is_some_and(|at| at <= now) {
+        return Err(invalid(
+            "must be in the future; use Send now to send at once",
+        ));
+    }
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE issues SET send_at = $1, skip_reason = NULL, updated_at = $2 \
+         WHERE id = $3 AND status = 'draft' RETURNING {ISSUE_COLUMNS}"
+    )))
+    .bind(at.map(|at| at.timestamp_millis()))
+    .bind(now_ms())
+    .bind(issue_id)
+    .fetch_optional(store.pool())
+    .await?;
+    match row {
+        Some(row) => Ok(Issue::from_row(&row)?),
+        None => Err(match store.issue_by_id(issue_id).await? {
+            Some(issue) => IssueError::WrongStatus(issue.status, "scheduled"),
+            None => IssueError::NotFound(issue_id),
+        }),
+    }
+}
+
+/// Sends every draft whose time has come. One that came due longer than
+/// `grace` ago (Gazette was down) is not sent late: it is unscheduled with
+/// a note, and stays a draft for the editors. Returns the issues sent.
+pub async fn send_due_issues(
+    store: &Store,
+    waker: &MailWaker,
+    now: DateTime<Utc>,
+    grace: chrono::Duration,
+) -> Result<Vec<i64>, IssueError> {
+    let now = now.timestamp_millis();
+    let stale = sqlx::query(
+        "UPDATE issues SET send_at = NULL, skip_reason = $1, updated_at = $2 \
+         WHERE status = 'draft' AND send_at IS NOT NULL AND send_at < $3",
+    )
+    .bind(
+        "Its scheduled send time passed while Gazette was not running \
+         (longer ago than scheduling.catch_up_grace); send or schedule it again.",
+    )
+    .bind(now_ms())
+    .bind(now - grace.num_milliseconds())
+    .execute(store.pool())
+    .await?
+    .rows_affected();
+    if stale > 0 {
+        tracing::warn!(
+            issues = stale,
+            "scheduled sends missed while down; left as drafts"
+        );
+    }
+    let due: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM issues WHERE status = 'draft' AND send_at IS NOT NULL AND send_at <= $1 \
+         ORDER BY send_at, id",
+    )
+    .bind(now)
+    .fetch_all(store.pool())
+    .await?;
+    let mut sent = Vec::new();
+    for issue_id in due {
+        match send_issue(store, waker, issue_id).await {
+            Ok(_) => {
+                tracing::info!(issue_id, "scheduled send started");
+                sent.push(issue_id);
+            }
+            // Cancelled, or already sent by another instance, in between.
+            Err(IssueError::WrongStatus(status, _)) if status != IssueStatus::Draft => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(sent)
+}
+
+/// The next time a draft is due, to wake the scheduler then.
+pub async fn next_due(
+    store: &Store,
+    after: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, IssueError> {
+    let next: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(send_at) FROM issues WHERE status = 'draft' AND send_at > $1",
+    )
+    .bind(after.timestamp_millis())
+    .fetch_one(store.pool())
+    .await?;
+    Ok(next.and_then(DateTime::from_timestamp_millis))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_times_are_read_in_the_newsletters_zone() {
+        let at = parse_local("2026-07-03T07:30", "Europe/Paris").unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-07-03T05:30:00+00:00");
+        let at = parse_local("2026-07-03T07:30", "Africa/Bamako").unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-07-03T07:30:00+00:00");
+    }
+
+    #[test]
+    fn a_skipped_hour_is_refused_and_a_repeated_one_is_the_first() {
+        assert!(parse_local("2026-03-29T02:30", "Europe/Paris").is_err());
+        let at = parse_local("2026-10-25T02:30", "Europe/Paris").unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-10-25T00:30:00+00:00");
+        assert!(parse_local("next friday", "UTC").is_err());
+    }
+}
