@@ -138,6 +138,33 @@ impl Store {
         Ok(outcome)
     }
 
+    /// An editor's edit of one story: every field the admin form has, the
+    /// publication time kept. `None` when there is no such story; a URL
+    /// another story has is a unique violation.
+    pub async fn update_story(
+        &self,
+        id: i64,
+        story: &NewStory,
+        hidden: bool,
+    ) -> Result<Option<Story>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE stories SET url = $1, title = $2, summary = $3, image_url = $4, author = $5, \
+             tags = $6, hidden = $7, updated_at = $8 WHERE id = $9 RETURNING {STORY_COLUMNS}"
+        )))
+        .bind(&story.url)
+        .bind(&story.title)
+        .bind(story.summary.as_deref())
+        .bind(story.image_url.as_deref())
+        .bind(story.author.as_deref())
+        .bind(story.tags.to_column())
+        .bind(i64::from(hidden))
+        .bind(now_ms())
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(Story::from_row).transpose()?)
+    }
+
     /// Stores one feed item: a known guid updates its story (keeping its
     /// publication time, so an edit does not bring it back into the next
     /// digest), a URL already known from elsewhere is left alone, anything

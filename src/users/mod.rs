@@ -101,6 +101,12 @@ pub enum UserError {
     EmailTaken(String),
     #[error("cannot hash the password: {0}")]
     Hash(String),
+    #[error("there is no such user")]
+    NotFound,
+    #[error("you cannot remove yourself or take away your own admin role; ask another admin")]
+    Yourself,
+    #[error("this is the last admin; make someone else an admin first")]
+    LastAdmin,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -125,6 +131,43 @@ pub async fn add_user(
         Ok(user) => Ok(user),
         Err(error) if error.is_unique_violation() => Err(UserError::EmailTaken(email)),
         Err(error) => Err(error.into()),
+    }
+}
+
+/// Gives `user_id` another role. Nobody changes their own role (so an
+/// admin cannot lock themselves out), and the last admin stays one.
+pub async fn change_role(
+    store: &Store,
+    acting_user_id: i64,
+    user_id: i64,
+    role: Role,
+) -> Result<User, UserError> {
+    if acting_user_id == user_id {
+        return Err(UserError::Yourself);
+    }
+    match store.set_user_role_keeping_an_admin(user_id, role).await? {
+        Some(user) => Ok(user),
+        None if store.user_by_id(user_id).await?.is_none() => Err(UserError::NotFound),
+        None => Err(UserError::LastAdmin),
+    }
+}
+
+/// Removes a user (their session ends at their next request). Not
+/// yourself, and not the last admin.
+pub async fn remove_user(
+    store: &Store,
+    acting_user_id: i64,
+    user_id: i64,
+) -> Result<(), UserError> {
+    if acting_user_id == user_id {
+        return Err(UserError::Yourself);
+    }
+    if store.delete_user_keeping_an_admin(user_id).await? {
+        Ok(())
+    } else if store.user_by_id(user_id).await?.is_none() {
+        Err(UserError::NotFound)
+    } else {
+        Err(UserError::LastAdmin)
     }
 }
 

@@ -103,4 +103,36 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Sets a user's role unless that would leave no admin; `None` when
+    /// nothing changed (no such user, or the last admin). One statement, so
+    /// the count and the change cannot be split by another request.
+    pub async fn set_user_role_keeping_an_admin(
+        &self,
+        id: i64,
+        role: Role,
+    ) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET role = $1 WHERE id = $2 AND ($1 = 'admin' OR role <> 'admin' \
+             OR (SELECT COUNT(*) FROM users WHERE role = 'admin') > 1) RETURNING {USER_COLUMNS}"
+        )))
+        .bind(role.as_str())
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(User::from_row).transpose()?)
+    }
+
+    /// Deletes a user unless they are the last admin; false when nothing
+    /// was deleted.
+    pub async fn delete_user_keeping_an_admin(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM users WHERE id = $1 AND (role <> 'admin' \
+             OR (SELECT COUNT(*) FROM users WHERE role = 'admin') > 1)",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
 }

@@ -34,6 +34,8 @@ const GET_ROUTES: &[&str] = &[
     "/admin/imports/1",
     "/admin/imports/1/progress",
     "/admin/imports/1/rejected.csv",
+    "/admin/stories/1",
+    "/admin/users",
     "/admin/settings",
 ];
 
@@ -44,7 +46,11 @@ const POST_ROUTES: &[&str] = &[
     "/admin/newsletters/news/pause",
     "/admin/newsletters/news/build",
     "/admin/stories",
+    "/admin/stories/1",
     "/admin/stories/1/hide",
+    "/admin/users",
+    "/admin/users/1/role",
+    "/admin/users/1/remove",
     "/admin/issues/1",
     "/admin/issues/1/test",
     "/admin/issues/1/send",

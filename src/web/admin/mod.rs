@@ -19,6 +19,7 @@ pub mod session;
 pub mod settings;
 pub mod stories;
 pub mod subscribers;
+pub mod users;
 
 /// The `/admin` scope, wrapped in the session middleware (and nothing else
 /// is).
@@ -46,6 +47,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/stories", web::get().to(stories::list))
             .route("/stories", web::post().to(stories::add))
+            .route("/stories/{id}", web::get().to(stories::edit_form))
+            .route("/stories/{id}", web::post().to(stories::edit))
             .route("/stories/{id}/hide", web::post().to(stories::toggle_hidden))
             .route(
                 "/schedule-preview",
@@ -90,6 +93,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/subscribers/{id}/erase",
                 web::post().to(subscribers::erase),
             )
+            .route("/users", web::get().to(users::list))
+            .route("/users", web::post().to(users::add))
+            .route("/users/{id}/role", web::post().to(users::change_role))
+            .route("/users/{id}/remove", web::post().to(users::remove))
             .route("/settings", web::get().to(settings::show))
             .route("/settings/tokens", web::post().to(settings::create_token))
             .route(

@@ -79,7 +79,7 @@ async fn settings_page(
             button type="submit" { "Create token" }
         }
         h2 { "Users" }
-        p class="muted" { "Add users with " code { "gazette user add EMAIL --role admin|editor" } "." }
+        p { a href="/admin/users" { "Add users, change roles, remove users" } " (or " code { "gazette user add EMAIL --role admin|editor" } ")." }
         table {
             tr { th { "Address" } th { "Role" } th { "Last login" } }
             @for u in &users { tr { td { (u.email) } td { (u.role) } td { (opt_when(u.last_login_at)) } } }
