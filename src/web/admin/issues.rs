@@ -15,11 +15,10 @@ use super::csrf::{self, Checked, NoFields};
 use super::error::AdminError;
 use super::layout::{opt_when, page, page_with_head, when};
 use super::queries;
-use crate::delivery::store::DeliveryProgress;
 use crate::issues::edit::{DraftEdit, edit_draft};
 use crate::issues::render::{self, GMAIL_CLIP_BYTES};
 use crate::issues::send::{TestSendContext, cancel_issue, send_issue, send_test};
-use crate::issues::{Issue, IssueError, IssueStatus, timing};
+use crate::issues::{DeliveryCounts, Issue, IssueError, IssueStatus, timing};
 use crate::web::AppState;
 
 const SECTION: &str = "Issues";
@@ -360,15 +359,16 @@ pub struct Progress {
 }
 
 impl Progress {
-    fn of(issue: &Issue, p: &DeliveryProgress) -> Progress {
+    fn of(issue: &Issue, p: &DeliveryCounts) -> Progress {
         let finished = p.sent + p.failed + p.cancelled;
+        let total = p.total();
         let done = !matches!(issue.status, IssueStatus::Sending | IssueStatus::Draft);
-        let percent = if done && p.total == finished {
+        let percent = if done && total == finished {
             100
-        } else if p.total > 0 {
+        } else if total > 0 {
             // 100 % means finished: rows still in a worker's hands keep it
             // at 99.
-            (finished * 100 / p.total).min(99)
+            (finished * 100 / total).min(99)
         } else if done {
             100
         } else {
@@ -376,7 +376,7 @@ impl Progress {
         };
         Progress {
             status: issue.status.to_string(),
-            total: p.total,
+            total,
             sent: p.sent,
             failed: p.failed,
             pending: p.pending + p.sending,
@@ -388,11 +388,11 @@ impl Progress {
 }
 
 async fn progress_of(state: &AppState, id: i64) -> Result<Progress, AdminError> {
-    // Rows first, then the issue (which is marked sent when its rows are
-    // done): read the other way round, a row finishing in between would
-    // show 100 % on an issue still "sending".
-    let rows = state.store.delivery_progress(id).await?;
+    // The issue first, then its counters: an issue is marked sent only
+    // after its last row's outcome (and counter) is committed, so a "sent"
+    // issue is always read with final counts.
     let issue = find(state, id).await?;
+    let rows = state.store.delivery_counts(id).await?;
     Ok(Progress::of(&issue, &rows))
 }
 
