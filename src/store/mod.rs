@@ -108,13 +108,6 @@ impl Store {
     }
 }
 
-/// `%` and `_` typed in a search are meant literally (`LIKE … ESCAPE '\\'`).
-pub fn escape_like(raw: &str) -> String {
-    raw.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 /// Milliseconds since the Unix epoch: the one time format in the database.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use crate::store::{Store, StoreError, escape_like};
+use crate::store::{Store, StoreError};
 
 /// The first line of every export.
 pub const CSV_HEADER: &str = "email,name,status,created_at,confirmed_at\r\n";
@@ -125,6 +125,13 @@ fn rfc3339(ms: Option<i64>) -> String {
     ms.and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
+}
+
+/// `%` and `_` typed in a search are meant literally (`LIKE … ESCAPE '\\'`).
+pub fn escape_like(raw: &str) -> String {
+    raw.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 #[cfg(test)]

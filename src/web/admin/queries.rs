@@ -6,11 +6,11 @@ use sqlx::Row;
 
 use crate::issues::Issue;
 use crate::issues::store::ISSUE_COLUMNS;
-use crate::store::{Store, StoreError, escape_like};
+use crate::store::{Store, StoreError};
 use crate::stories::Story;
 use crate::stories::store::STORY_COLUMNS;
-use crate::subscriptions::export::filtered_rows;
 pub use crate::subscriptions::export::{SUBSCRIBER_STATUSES, SubscriberFilter};
+use crate::subscriptions::export::{escape_like, filtered_rows};
 
 pub const DAY_MS: i64 = 86_400_000;
 
