@@ -154,13 +154,15 @@ impl Store {
                ORDER BY id LIMIT $4 {lock}) \
              RETURNING {CLAIMED_COLUMNS}"
         );
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(lease_until)
             .bind(instance)
             .bind(now_ms())
             .bind(limit as i64)
-            .fetch_all(self.pool())
+            .fetch_all(&mut *tx)
             .await?;
+        tx.commit().await?;
         let mut claimed = rows
             .iter()
             .map(ClaimedDelivery::from_row)
@@ -223,7 +225,7 @@ impl Store {
                 _ => None,
             })
             .collect();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in sent.chunks(500) {
             // the bodies of one-off mail hold tokens (confirmation links):
             // they must not outlive the send

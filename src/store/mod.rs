@@ -5,13 +5,16 @@
 //! module asks [`Store::backend`] only where one database has a better tool
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::config::DatabaseSettings;
 
@@ -60,6 +63,39 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite's one writer at a time, taken in turn inside this process
+    /// (see [`Store::begin_write`]).
+    write_turn: Arc<Mutex<()>>,
+}
+
+/// A write transaction from [`Store::begin_write`]; used like the
+/// connection it wraps, then committed.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
 }
 
 impl Store {
@@ -73,7 +109,37 @@ impl Store {
             Backend::Sqlite => connect_sqlite(url, settings.max_connections).await?,
             Backend::Postgres => connect_postgres(url, settings.max_connections).await?,
         };
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            write_turn: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Begins a transaction that will write. SQLite lets one writer in at
+    /// a time and makes the others sleep and poll (its busy handler backs
+    /// off up to 100 ms between tries), which under a burst of signups
+    /// costs far more than the writes. So on SQLite the busy paths (signups,
+    /// confirmations, claims and outcomes of the delivery workers) queue on
+    /// one async lock in this process and begin with `BEGIN IMMEDIATE`,
+    /// taking the write lock at once instead of failing to upgrade a read
+    /// later. Other processes on the same file still meet the busy handler.
+    /// PostgreSQL writers run side by side.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                let turn = self.write_turn.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx {
+                    tx,
+                    _turn: Some(turn),
+                })
+            }
+            Backend::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            }),
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {

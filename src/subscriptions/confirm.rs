@@ -45,7 +45,7 @@ pub async fn confirm_subscription(
     client: &ClientMeta,
 ) -> Result<ConfirmOutcome, StoreError> {
     let token_hash = hash_token(token);
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let Some(subscriber_id) = sql::use_confirmation_token(&mut tx, &token_hash).await? else {
         // Not usable now: say why, changing nothing.
         let Some(row) = sql::token_by_hash(&mut tx, &token_hash).await? else {

@@ -148,7 +148,7 @@ pub async fn sign_up(
     let mut requested_names: Vec<String> = newsletters.iter().map(|n| n.name.clone()).collect();
     requested_names.sort();
     let prerendered = render_confirmation(mailer, locale, name, &requested_names, &token);
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let subscriber = sql::upsert_pending_subscriber(
         &mut tx,
         request.email.as_str(),

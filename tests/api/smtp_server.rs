@@ -180,6 +180,11 @@ impl SmtpServer {
                     _ = stop.cancelled() => break,
                     accepted = listener.accept() => {
                         let Ok((socket, _)) = accepted else { continue };
+                        // Replies go out one write each; with Nagle on, the
+                        // second reply to a pipelined MAIL/RCPT/DATA would
+                        // wait for the client's delayed ACK (40 ms). Real
+                        // servers send the pipelined replies together.
+                        let _ = socket.set_nodelay(true);
                         state.lock().unwrap().connections += 1;
                         let state = state.clone();
                         tokio::spawn(async move {
