@@ -9,8 +9,8 @@
 //! sender died). One-off mail (confirmations above all) is claimed before
 //! digest rows, so a signup does not wait behind a 100,000-row issue.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use crate::store::{Backend, Store, StoreError, now_ms};
 
@@ -162,52 +162,20 @@ impl Store {
             .bind(limit as i64)
             .fetch_all(&mut *tx)
             .await?;
-        tx.commit().await?;
         let mut claimed = rows
             .iter()
             .map(ClaimedDelivery::from_row)
             .collect::<Result<Vec<_>, _>>()?;
         // RETURNING gives no order guarantee; send oldest first.
         claimed.sort_by_key(|row| row.id);
+        // In the claim's transaction: if reading the recipients fails, the
+        // claim is undone, rather than leaving the batch leased to nobody
+        // until its lease runs out.
         if digest && !claimed.is_empty() {
-            self.digest_recipients(&mut claimed).await?;
+            digest_recipients(&mut tx, &mut claimed).await?;
         }
+        tx.commit().await?;
         Ok(claimed)
-    }
-
-    /// Fills in the name of each digest row's subscriber and whether they
-    /// are still active on the issue's newsletter, in one query.
-    async fn digest_recipients(&self, rows: &mut [ClaimedDelivery]) -> Result<(), StoreError> {
-        let sql = format!(
-            "SELECT d.id, s.name, \
-               CASE WHEN s.status = 'active' AND s.paused = 0 AND x.status = 'active' \
-                 THEN 1 ELSE 0 END AS wanted \
-             FROM deliveries d \
-             JOIN subscribers s ON s.id = d.subscriber_id \
-             JOIN issues i ON i.id = d.issue_id \
-             LEFT JOIN subscriptions x \
-               ON x.subscriber_id = s.id AND x.newsletter_id = i.newsletter_id \
-             WHERE d.id IN ({})",
-            placeholders(1, rows.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in rows.iter() {
-            query = query.bind(row.id);
-        }
-        let found = query.fetch_all(self.pool()).await?;
-        let mut wanted = std::collections::HashMap::with_capacity(found.len());
-        for row in &found {
-            let id: i64 = row.try_get("id")?;
-            let name: Option<String> = row.try_get("name")?;
-            let active: i64 = row.try_get("wanted")?;
-            wanted.insert(id, (name, active == 1));
-        }
-        for row in rows.iter_mut() {
-            let (name, active) = wanted.remove(&row.id).unwrap_or((None, false));
-            row.subscriber_name = name;
-            row.still_subscribed = active;
-        }
-        Ok(())
     }
 
     /// Writes a batch of outcomes in one transaction: sent and cancelled
@@ -393,6 +361,44 @@ async fn count_hard_bounce(
         .bind(subscriber_id)
         .execute(&mut *conn)
         .await?;
+    }
+    Ok(())
+}
+
+/// Fills in the name of each digest row's subscriber and whether they
+/// are still active on the issue's newsletter, in one query.
+async fn digest_recipients(
+    conn: &mut AnyConnection,
+    rows: &mut [ClaimedDelivery],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT d.id, s.name, \
+           CASE WHEN s.status = 'active' AND s.paused = 0 AND x.status = 'active' \
+             THEN 1 ELSE 0 END AS wanted \
+         FROM deliveries d \
+         JOIN subscribers s ON s.id = d.subscriber_id \
+         JOIN issues i ON i.id = d.issue_id \
+         LEFT JOIN subscriptions x \
+           ON x.subscriber_id = s.id AND x.newsletter_id = i.newsletter_id \
+         WHERE d.id IN ({})",
+        placeholders(1, rows.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for row in rows.iter() {
+        query = query.bind(row.id);
+    }
+    let found = query.fetch_all(&mut *conn).await?;
+    let mut wanted = std::collections::HashMap::with_capacity(found.len());
+    for row in &found {
+        let id: i64 = row.try_get("id")?;
+        let name: Option<String> = row.try_get("name")?;
+        let active: i64 = row.try_get("wanted")?;
+        wanted.insert(id, (name, active == 1));
+    }
+    for row in rows.iter_mut() {
+        let (name, active) = wanted.remove(&row.id).unwrap_or((None, false));
+        row.subscriber_name = name;
+        row.still_subscribed = active;
     }
     Ok(())
 }
