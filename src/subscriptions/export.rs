@@ -37,10 +37,16 @@ pub struct ExportLine {
 
 const FILTERED_SUBSCRIBERS: &str = "FROM subscribers s \
      WHERE s.id > $1 AND ($2 = '' OR s.status = $2) \
-     AND ($3 = '%%' OR s.email_key LIKE $3 ESCAPE '\\') \
-     AND ($4 = 0 OR EXISTS (SELECT 1 FROM subscriptions su WHERE su.subscriber_id = s.id \
-          AND su.newsletter_id = $4 AND su.status IN ('pending', 'active'))) \
+     AND ($3 = '%%' OR s.email_key LIKE $3 ESCAPE '\\') AND $4 = 0 \
      ORDER BY s.id LIMIT $5";
+
+/// With a newsletter, the walk starts from its subscriptions (index on
+/// newsletter and subscriber, migration 0005): a newsletter of a hundred
+/// readers among a million subscribers reads a hundred rows, not a million.
+const FILTERED_BY_NEWSLETTER: &str = "FROM subscriptions su JOIN subscribers s ON s.id = su.subscriber_id \
+     WHERE su.newsletter_id = $4 AND su.subscriber_id > $1 AND su.status IN ('pending', 'active') \
+     AND ($2 = '' OR s.status = $2) AND ($3 = '%%' OR s.email_key LIKE $3 ESCAPE '\\') \
+     ORDER BY su.subscriber_id LIMIT $5";
 
 /// `columns` of the subscribers matching `filter` with an id after
 /// `after`, in id order (keyset: the last page costs what the first does).
@@ -52,16 +58,21 @@ pub async fn filtered_rows(
     limit: i64,
 ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
     let pattern = format!("%{}%", escape_like(&filter.search.trim().to_lowercase()));
-    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {columns} {FILTERED_SUBSCRIBERS}"
-    )))
-    .bind(after)
-    .bind(filter.status.unwrap_or(""))
-    .bind(pattern)
-    .bind(filter.newsletter_id.unwrap_or(0))
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?)
+    let from = if filter.newsletter_id.is_some() {
+        FILTERED_BY_NEWSLETTER
+    } else {
+        FILTERED_SUBSCRIBERS
+    };
+    Ok(
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {columns} {from}")))
+            .bind(after)
+            .bind(filter.status.unwrap_or(""))
+            .bind(pattern)
+            .bind(filter.newsletter_id.unwrap_or(0))
+            .bind(limit)
+            .fetch_all(store.pool())
+            .await?,
+    )
 }
 
 pub async fn export_batch(
