@@ -208,14 +208,17 @@ impl Scheduler {
                 Some(timer) => arm(timer, sleep, woken.clone()).await,
                 None => None,
             };
-            tokio::select! {
+            let fired = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = woken.notified() => {}
-                _ = self.changed.notified() => {}
+                _ = woken.notified() => true,
+                _ = self.changed.notified() => false,
                 // Belt and braces: the timer is only an optimisation.
-                _ = tokio::time::sleep(sleep + Duration::from_secs(1)) => {}
-            }
-            if let (Some(timer), Some(id)) = (&timer, job_id) {
+                _ = tokio::time::sleep(sleep + Duration::from_secs(1)) => false,
+            };
+            // A one-shot job that fired is removed by the library itself;
+            // removing it again while the library still updates it logs
+            // "Could not get job metadata" on every wake-up.
+            if let (false, Some(timer), Some(id)) = (fired, &timer, job_id) {
                 let _ = timer.remove(&id).await;
             }
         }
