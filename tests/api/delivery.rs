@@ -2,8 +2,9 @@
 //! arrive whole with their headers and both parts, DKIM signatures verify
 //! with an independent implementation (Python's dkimpy), 4xx replies and
 //! dropped connections are retried, 5xx replies fail and count bounces,
-//! two instances never send a row twice, and a process killed half-way
-//! loses nothing.
+//! and two instances never send a row twice. A process killed half-way
+//! (SIGKILL) is tested on both databases in the fault suite,
+//! `tests/faults/killed_sender.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -665,96 +666,6 @@ async fn two_instances_send_each_row_exactly_once(backend: Backend) {
     first.stop().await;
 }
 
-/// PostgreSQL only: a `gazette serve` process is killed with SIGKILL
-/// half-way through 5,000 rows and started again.
-async fn killed_sender_loses_nothing_and_repeats_only_in_flight(backend: Backend) {
-    assert_eq!(backend, Backend::Postgres);
-    const ROWS: usize = 5000;
-    const CONCURRENCY: usize = 8;
-    let smtp = SmtpServer::start().await;
-    let db = crate::helpers::TestDb::create(backend).await;
-    let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_gazette"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &db.url)
-            .env("GAZETTE__SERVER__PORT", "0")
-            .env("GAZETTE__MAIL__TRANSPORT", "smtp")
-            .env("GAZETTE__MAIL__SMTP__HOST", "127.0.0.1")
-            .env("GAZETTE__MAIL__SMTP__PORT", smtp.port.to_string())
-            .env("GAZETTE__MAIL__SMTP__TLS", "none")
-            .env("GAZETTE__MAIL__SMTP__POOL_SIZE", "4")
-            .env("GAZETTE__MAIL__CONCURRENCY", CONCURRENCY.to_string())
-            .env("GAZETTE__MAIL__RATE_PER_SECOND", "1000")
-            .env("GAZETTE__MAIL__LEASE_SECS", "2")
-            .env("GAZETTE__LOG__LEVEL", "warn")
-            .current_dir(db.dir())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("gazette serve starts")
-    };
-    // migrate through a first start, then seed
-    let store = {
-        let mut child = spawn();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        let store = loop {
-            if let Ok(store) = Store::connect(&gazette::config::DatabaseSettings {
-                url: db.url.clone().into(),
-                max_connections: 2,
-            })
-            .await
-                && sqlx::query("SELECT 1 FROM deliveries LIMIT 1")
-                    .fetch_optional(store.pool())
-                    .await
-                    .is_ok()
-            {
-                break store;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no schema");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        seed_notices(&store, ROWS as i64).await;
-        smtp.wait_for(ROWS / 2, Duration::from_secs(20)).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        store
-    };
-    let at_kill = smtp.received().len();
-    let sent_recorded = count_status(&store, "sent").await as usize;
-    let in_flight_at_kill = at_kill.saturating_sub(sent_recorded);
-    let mut child = spawn();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while count_status(&store, "sent").await < ROWS as i64 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not every row was sent after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let received = smtp.received();
-    let copies = copies_per_recipient(&received);
-    assert_eq!(copies.len(), ROWS, "every row arrived");
-    let duplicates: usize = copies.values().map(|n| n - 1).sum();
-    println!(
-        "killed after {at_kill} messages; {in_flight_at_kill} were sent but not yet recorded; \
-         {duplicates} went twice"
-    );
-    assert!(
-        duplicates <= in_flight_at_kill,
-        "{duplicates} duplicates but only {in_flight_at_kill} in flight"
-    );
-    // sent-but-unrecorded is bounded by the sends in flight plus the
-    // recorder's batches, whatever the queue length
-    assert!(
-        in_flight_at_kill <= CONCURRENCY + 2 * 64,
-        "{in_flight_at_kill}"
-    );
-    store.close().await;
-}
-
 crate::both_databases!(
     one_off_mail_arrives_whole,
     digest_row_is_rendered_per_recipient_with_list_headers,
@@ -776,13 +687,5 @@ mod postgres_only {
             return;
         }
         super::two_instances_send_each_row_exactly_once(Backend::Postgres).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn killed_sender_loses_nothing_and_repeats_only_in_flight() {
-        if skip_postgres() {
-            return;
-        }
-        super::killed_sender_loses_nothing_and_repeats_only_in_flight(Backend::Postgres).await
     }
 }
