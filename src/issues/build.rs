@@ -86,7 +86,7 @@ async fn try_build(
     slot: Option<i64>,
 ) -> Result<BuildOutcome, Attempt> {
     let now = now_ms();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     // The issue row first: it takes the write lock at once on SQLite and
     // settles the slot before any work is done.
     let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(

@@ -134,7 +134,7 @@ pub async fn edit_draft(
     edit: DraftEdit,
 ) -> Result<Issue, IssueError> {
     let edit = check(edit)?;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     // Claim the row first (the write lock on SQLite, a row lock on
     // PostgreSQL) and learn whether it is still a draft.
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(

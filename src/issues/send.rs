@@ -28,7 +28,7 @@ pub async fn send_issue(
     issue_id: i64,
 ) -> Result<Issue, IssueError> {
     let now = now_ms();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let newsletter_id: Option<i64> = sqlx::query_scalar(
         "UPDATE issues SET status = 'sending', send_at = COALESCE(send_at, $1), updated_at = $1 \
          WHERE id = $2 AND status IN ('draft', 'sending') RETURNING newsletter_id",
@@ -89,7 +89,7 @@ pub async fn send_issue(
 /// stories back for a later issue; a cancelled send keeps them, since some
 /// subscribers have them.
 pub async fn cancel_issue(store: &Store, issue_id: i64) -> Result<Issue, IssueError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let status: Option<String> = sqlx::query_scalar("SELECT status FROM issues WHERE id = $1")
         .bind(issue_id)
         .fetch_optional(&mut *tx)
@@ -164,7 +164,7 @@ pub async fn send_test(
         .ok_or(IssueError::NotFound(issue_id))?;
     let template = render::render_digest(context.templates, context.settings, &content, true)?;
     let email = render::editor_copy(&template, context.links);
-    let mut tx = context.store.pool().begin().await?;
+    let mut tx = context.store.begin_write().await?;
     let delivery_id = outbox::enqueue(
         &mut tx,
         &OneOffMail {

@@ -375,7 +375,7 @@ impl Scheduler {
             story_count: usize::try_from(story_count).unwrap_or(0),
             review_url: &review_url,
         });
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         for editor in &editors {
             outbox::enqueue(
                 &mut tx,

@@ -96,7 +96,7 @@ impl Store {
     }
 
     async fn try_upsert_story(&self, story: &NewStory) -> Result<Upserted, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut existing: Option<i64> = None;
         if let Some(external_id) = &story.external_id {
             existing = sqlx::query_scalar("SELECT id FROM stories WHERE external_id = $1")
@@ -204,7 +204,7 @@ impl Store {
             .await?;
             return Ok(FeedItemOutcome::Updated);
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         match insert_story(&mut tx, story, now_ms()).await {
             Ok(_) => {
                 tx.commit().await?;
@@ -245,7 +245,7 @@ impl Store {
 }
 
 async fn insert_story(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     story: &NewStory,
     now: i64,
 ) -> Result<Story, StoreError> {
@@ -264,7 +264,7 @@ async fn insert_story(
     .bind(story.tags.to_column())
     .bind(story.published_at)
     .bind(now)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     Ok(Story::from_row(&row)?)
 }

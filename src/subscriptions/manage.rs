@@ -47,7 +47,7 @@ pub async fn unsubscribe(
     source: ConsentSource,
     client: &ClientMeta,
 ) -> Result<bool, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     // A write first: takes SQLite's write lock before any read.
     sql::touch_subscriber(&mut tx, subscriber_id).await?;
     let Some(subscriber) = sql::subscriber_by_id(&mut tx, subscriber_id).await? else {
@@ -126,7 +126,7 @@ pub async fn choose_newsletters(
     client: &ClientMeta,
 ) -> Result<bool, StoreError> {
     let newsletters = store.newsletters().await?;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     sql::touch_subscriber(&mut tx, subscriber_id).await?;
     let Some(subscriber) = sql::subscriber_by_id(&mut tx, subscriber_id).await? else {
         return Ok(false);
@@ -205,7 +205,7 @@ pub async fn set_paused(
     paused: bool,
     client: &ClientMeta,
 ) -> Result<bool, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     sql::set_paused(&mut tx, subscriber_id, paused).await?;
     if sql::subscriber_by_id(&mut tx, subscriber_id)
         .await?
@@ -314,7 +314,7 @@ pub async fn export_data(
 /// Erases the subscriber's personal data for good (see
 /// [`sql::erase_subscriber`]). False when there was nobody to erase.
 pub async fn erase(store: &Store, subscriber_id: i64) -> Result<bool, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let erased = sql::erase_subscriber(&mut tx, subscriber_id).await?;
     tx.commit().await?;
     if erased {

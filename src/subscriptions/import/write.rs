@@ -72,7 +72,7 @@ impl<'a> RowWriter<'a> {
         processed_before: u64,
     ) -> Result<BatchOutcome, StoreError> {
         let mut outcome = BatchOutcome::default();
-        let mut tx = store.pool().begin().await?;
+        let mut tx = store.begin_write().await?;
         for row in rows {
             match self.write_row(&mut tx, row, job_id).await? {
                 RowOutcome::AddedActive => outcome.added_active += 1,
