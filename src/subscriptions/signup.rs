@@ -207,18 +207,7 @@ pub async fn sign_up(
         } else {
             render_confirmation(mailer, locale, greeting_name, &names, &token)
         };
-        outbox::enqueue(
-            &mut tx,
-            &OneOffMail {
-                kind: MailKind::Confirmation,
-                subscriber_id: Some(subscriber.id),
-                recipient: &subscriber.email,
-                subject: &email.subject,
-                html: &email.html,
-                text: &email.text,
-            },
-        )
-        .await?;
+        queue_confirmation(&mut tx, subscriber.id, &subscriber.email, &email).await?;
         SignupOutcome::ConfirmationQueued
     };
     // Last, so the shared counter row is locked for the shortest time.
@@ -268,4 +257,27 @@ pub async fn request_signup(
         "signup"
     );
     Ok(outcome)
+}
+
+/// Puts a rendered confirmation email into the outbox, in the caller's
+/// transaction (signups and imports alike).
+pub(crate) async fn queue_confirmation(
+    conn: &mut sqlx::AnyConnection,
+    subscriber_id: i64,
+    recipient: &str,
+    email: &RenderedEmail,
+) -> Result<(), sqlx::Error> {
+    outbox::enqueue(
+        conn,
+        &OneOffMail {
+            kind: MailKind::Confirmation,
+            subscriber_id: Some(subscriber_id),
+            recipient,
+            subject: &email.subject,
+            html: &email.html,
+            text: &email.text,
+        },
+    )
+    .await?;
+    Ok(())
 }

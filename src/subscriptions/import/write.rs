@@ -10,10 +10,9 @@ use email_templates::{Confirmation, Locale, RenderedEmail};
 use sqlx::AnyConnection;
 
 use super::{ImportRow, RejectReason, Rejection, jobs};
-use crate::delivery::outbox::{self, MailKind, OneOffMail};
 use crate::newsletters::Newsletter;
 use crate::store::{Store, StoreError, now_ms};
-use crate::subscriptions::signup::Mailer;
+use crate::subscriptions::signup::{Mailer, queue_confirmation};
 use crate::subscriptions::store::{
     self as sql, ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber,
 };
@@ -220,18 +219,7 @@ impl<'a> RowWriter<'a> {
                 token.as_str(),
             ),
         };
-        outbox::enqueue(
-            conn,
-            &OneOffMail {
-                kind: MailKind::Confirmation,
-                subscriber_id: Some(subscriber.id),
-                recipient: &subscriber.email,
-                subject: &email.subject,
-                html: &email.html,
-                text: &email.text,
-            },
-        )
-        .await?;
+        queue_confirmation(conn, subscriber.id, &subscriber.email, &email).await?;
         sql::count_today(conn, self.newsletter.id, DailyCounter::Signups).await?;
         Ok(())
     }
