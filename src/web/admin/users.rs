@@ -153,13 +153,7 @@ pub async fn change_role(
     match users::change_role(&state.store, admin.0.user.id, *id, role).await {
         Ok(_) => Ok(see_other("/admin/users")),
         Err(error @ (UserError::LastAdmin | UserError::Yourself)) => {
-            users_page(
-                &admin,
-                &state,
-                Some(&capitalised(&error.to_string())),
-                StatusCode::CONFLICT,
-            )
-            .await
+            refused(&admin, &state, &error).await
         }
         Err(error) => Err(error.into()),
     }
@@ -177,14 +171,23 @@ pub async fn remove(
             Ok(see_other("/admin/users"))
         }
         Err(error @ (UserError::LastAdmin | UserError::Yourself)) => {
-            users_page(
-                &admin,
-                &state,
-                Some(&capitalised(&error.to_string())),
-                StatusCode::CONFLICT,
-            )
-            .await
+            refused(&admin, &state, &error).await
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// The users page again with why a change to an account was refused.
+async fn refused(
+    admin: &Admin,
+    state: &web::Data<AppState>,
+    error: &UserError,
+) -> Result<HttpResponse, AdminError> {
+    users_page(
+        admin,
+        state,
+        Some(&capitalised(&error.to_string())),
+        StatusCode::CONFLICT,
+    )
+    .await
 }
