@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::export::{self, EXPORT_BATCH, SUBSCRIBER_STATUSES, SubscriberFilter};
+use super::export::{self, EXPORT_BATCH};
 use super::import::{self, ImportProgress, ImportReport, MAX_IMPORT_BYTES};
+use super::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
 use super::signup::Mailer;
 use crate::cli::BadInput;
 use crate::config::Settings;
@@ -182,15 +183,15 @@ async fn export_all(
     out.write_all(export::CSV_HEADER.as_bytes())?;
     let mut after = 0;
     loop {
-        let lines = export::export_batch(store, &filter, after, EXPORT_BATCH).await?;
+        let batch = export::export_batch(store, &filter, after, EXPORT_BATCH).await?;
         let mut chunk = String::new();
-        for line in &lines {
+        for line in &batch.lines {
             export::csv_line(&mut chunk, line);
         }
         out.write_all(chunk.as_bytes())?;
-        match lines.last() {
-            Some(last) if lines.len() as i64 == EXPORT_BATCH => after = last.id,
-            _ => break,
+        match batch.next_after {
+            Some(next) => after = next,
+            None => break,
         }
     }
     out.flush()?;

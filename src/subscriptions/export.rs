@@ -1,28 +1,17 @@
 //! Subscribers as CSV, for the admin's download and `gazette subscribers
-//! export`: the same filter as the admin's list, read in keyset batches so
-//! a million rows never sit in memory at once, and cells a spreadsheet
-//! would run as formulas defused.
+//! export`: the same filter as the admin's list ([`super::search`]), read
+//! in keyset batches so a million rows never sit in memory at once, and
+//! cells a spreadsheet would run as formulas defused.
 
 use sqlx::Row;
 
+use super::search::{SubscriberFilter, filtered_rows};
 use crate::store::{Store, StoreError};
 
 /// The first line of every export.
 pub const CSV_HEADER: &str = "email,name,status,created_at,confirmed_at\r\n";
 /// Rows read per database round trip.
 pub const EXPORT_BATCH: i64 = 2000;
-
-pub const SUBSCRIBER_STATUSES: [&str; 4] = ["pending", "active", "unsubscribed", "bounced"];
-
-/// Which subscribers a list or an export shows.
-#[derive(Debug, Clone, Default)]
-pub struct SubscriberFilter {
-    /// A fragment of the address.
-    pub search: String,
-    pub status: Option<&'static str>,
-    /// Only those subscribed (pending or active) to this newsletter id.
-    pub newsletter_id: Option<i64>,
-}
 
 /// One row of the CSV export.
 #[derive(Debug, Clone)]
@@ -35,44 +24,11 @@ pub struct ExportLine {
     pub confirmed_at: Option<i64>,
 }
 
-const FILTERED_SUBSCRIBERS: &str = "FROM subscribers s \
-     WHERE s.id > $1 AND ($2 = '' OR s.status = $2) \
-     AND ($3 = '%%' OR s.email_key LIKE $3 ESCAPE '\\') AND $4 = 0 \
-     ORDER BY s.id LIMIT $5";
-
-/// With a newsletter, the walk starts from its subscriptions (index on
-/// newsletter and subscriber, migration 0005): a newsletter of a hundred
-/// readers among a million subscribers reads a hundred rows, not a million.
-const FILTERED_BY_NEWSLETTER: &str = "FROM subscriptions su JOIN subscribers s ON s.id = su.subscriber_id \
-     WHERE su.newsletter_id = $4 AND su.subscriber_id > $1 AND su.status IN ('pending', 'active') \
-     AND ($2 = '' OR s.status = $2) AND ($3 = '%%' OR s.email_key LIKE $3 ESCAPE '\\') \
-     ORDER BY su.subscriber_id LIMIT $5";
-
-/// `columns` of the subscribers matching `filter` with an id after
-/// `after`, in id order (keyset: the last page costs what the first does).
-pub async fn filtered_rows(
-    store: &Store,
-    columns: &str,
-    filter: &SubscriberFilter,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
-    let pattern = format!("%{}%", escape_like(&filter.search.trim().to_lowercase()));
-    let from = if filter.newsletter_id.is_some() {
-        FILTERED_BY_NEWSLETTER
-    } else {
-        FILTERED_SUBSCRIBERS
-    };
-    Ok(
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {columns} {from}")))
-            .bind(after)
-            .bind(filter.status.unwrap_or(""))
-            .bind(pattern)
-            .bind(filter.newsletter_id.unwrap_or(0))
-            .bind(limit)
-            .fetch_all(store.pool())
-            .await?,
-    )
+/// A batch of the export, and where the next one starts (`None`: done).
+#[derive(Debug)]
+pub struct ExportBatch {
+    pub lines: Vec<ExportLine>,
+    pub next_after: Option<i64>,
 }
 
 pub async fn export_batch(
@@ -80,8 +36,8 @@ pub async fn export_batch(
     filter: &SubscriberFilter,
     after: i64,
     limit: i64,
-) -> Result<Vec<ExportLine>, StoreError> {
-    let rows = filtered_rows(
+) -> Result<ExportBatch, StoreError> {
+    let page = filtered_rows(
         store,
         "s.id, s.email, s.name, s.status, s.created_at, s.confirmed_at",
         filter,
@@ -90,7 +46,7 @@ pub async fn export_batch(
     )
     .await?;
     let mut lines = Vec::new();
-    for row in &rows {
+    for row in &page.rows {
         lines.push(ExportLine {
             id: row.try_get("id")?,
             email: row.try_get("email")?,
@@ -100,7 +56,10 @@ pub async fn export_batch(
             confirmed_at: row.try_get("confirmed_at")?,
         });
     }
-    Ok(lines)
+    Ok(ExportBatch {
+        lines,
+        next_after: page.next_after,
+    })
 }
 
 /// Appends one CSV line for `line`.
@@ -136,13 +95,6 @@ fn rfc3339(ms: Option<i64>) -> String {
     ms.and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
-}
-
-/// `%` and `_` typed in a search are meant literally (`LIKE … ESCAPE '\\'`).
-pub fn escape_like(raw: &str) -> String {
-    raw.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod export;
 pub mod import;
 pub mod manage;
+pub mod search;
 pub mod signup;
 pub mod store;
 pub mod token;

@@ -8,6 +8,7 @@ mod smtp_server;
 
 mod admin;
 mod admin_browser;
+mod admin_search;
 mod admin_users_stories;
 mod archive;
 mod browser;

@@ -9,8 +9,8 @@ use crate::issues::store::ISSUE_COLUMNS;
 use crate::store::{Store, StoreError};
 use crate::stories::Story;
 use crate::stories::store::STORY_COLUMNS;
-pub use crate::subscriptions::export::{SUBSCRIBER_STATUSES, SubscriberFilter};
-use crate::subscriptions::export::{escape_like, filtered_rows};
+pub use crate::subscriptions::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
+use crate::subscriptions::search::{escape_like, filtered_rows};
 
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -110,6 +110,14 @@ pub async fn search_stories(
     Ok(rows.iter().map(Story::from_row).collect::<Result<_, _>>()?)
 }
 
+/// A page of the subscribers list, and where the next page starts when a
+/// short fragment's search stopped at the end of its window.
+#[derive(Debug, Clone)]
+pub struct SubscriberPage {
+    pub lines: Vec<SubscriberLine>,
+    pub next_after: Option<i64>,
+}
+
 /// A page of subscribers after id `after` (keyset: the page costs the same
 /// at the end of a million rows as at the start), filtered by an address
 /// fragment, a status and a newsletter.
@@ -118,8 +126,8 @@ pub async fn subscribers_page(
     filter: &SubscriberFilter,
     after: i64,
     limit: i64,
-) -> Result<Vec<SubscriberLine>, StoreError> {
-    let rows = filtered_rows(
+) -> Result<SubscriberPage, StoreError> {
+    let page = filtered_rows(
         store,
         "s.id, s.email, s.status, s.created_at",
         filter,
@@ -128,7 +136,7 @@ pub async fn subscribers_page(
     )
     .await?;
     let mut lines = Vec::new();
-    for row in &rows {
+    for row in &page.rows {
         lines.push(SubscriberLine {
             id: row.try_get("id")?,
             email: row.try_get("email")?,
@@ -136,7 +144,10 @@ pub async fn subscribers_page(
             created_at: row.try_get("created_at")?,
         });
     }
-    Ok(lines)
+    Ok(SubscriberPage {
+        lines,
+        next_after: page.next_after,
+    })
 }
 
 /// A subscriber's last deliveries, newest first.

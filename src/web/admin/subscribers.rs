@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use super::queries::{self, SUBSCRIBER_STATUSES, SubscriberFilter};
 use crate::subscriptions::export::{self, EXPORT_BATCH};
 use crate::subscriptions::manage::{self, UnsubscribeScope};
+use crate::subscriptions::search;
 use crate::subscriptions::store::{ConsentSource, consent_events_of};
 use crate::web::AppState;
 use crate::web::client_info::ClientInfo;
@@ -78,14 +79,22 @@ pub async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let newsletters = state.store.newsletters().await?;
     let filter = query.filter(&newsletters);
-    let lines =
+    let found =
         queries::subscribers_page(&state.store, &filter, query.after, PAGE_SIZE + 1).await?;
-    let more = lines.len() as i64 > PAGE_SIZE;
+    let lines = &found.lines;
+    let full = lines.len() as i64 > PAGE_SIZE;
     let shown = &lines[..lines.len().min(PAGE_SIZE as usize)];
-    let next_url = shown.last().filter(|_| more).map(|last| {
+    // A full page continues after its last row; a short one only when the
+    // search of a short fragment stopped at the end of its window.
+    let next_after = if full {
+        shown.last().map(|last| last.id)
+    } else {
+        found.next_after
+    };
+    let next_url = next_after.map(|after| {
         format!(
             "/admin/subscribers?{}",
-            query.query_string(&filter, Some(last.id))
+            query.query_string(&filter, Some(after))
         )
     });
     let export_url = format!(
@@ -117,7 +126,13 @@ pub async fn list(
                 }
             }
         }
-        @if shown.is_empty() { p class="muted" { "Nobody matches." } }
+        @if shown.is_empty() && next_url.is_none() { p class="muted" { "Nobody matches." } }
+        @if !full && next_url.is_some() {
+            p class="muted" {
+                "A fragment this short is searched "
+                (search::SCAN_WINDOW) " subscribers a page; the next page goes on from there."
+            }
+        }
         @if let Some(next) = next_url { p { a href=(next) rel="next" { "Next page" } } }
     };
     Ok(page(&editor, SECTION, "Subscribers", body))
@@ -140,19 +155,17 @@ pub async fn export_csv(
         async move {
             let after = after?;
             match export::export_batch(&store, &filter, after, EXPORT_BATCH).await {
-                Ok(lines) if lines.is_empty() => None,
-                Ok(lines) => {
-                    let last = lines.last().map(|l| l.id);
+                Ok(batch) => {
                     let mut chunk = String::new();
-                    for line in &lines {
+                    for line in &batch.lines {
                         export::csv_line(&mut chunk, line);
                     }
-                    let next = if (lines.len() as i64) < EXPORT_BATCH {
-                        None
-                    } else {
-                        last
-                    };
-                    Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), next))
+                    // A batch may be empty when a short fragment's window
+                    // held nobody; the stream goes on to the next window.
+                    Some((
+                        Ok::<_, actix_web::Error>(web::Bytes::from(chunk)),
+                        batch.next_after,
+                    ))
                 }
                 Err(error) => {
                     // The status line has gone out: end the body short, and
