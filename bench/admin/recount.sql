@@ -12,3 +12,6 @@ SELECT issue_id,
        SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END),
        SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END)
 FROM deliveries WHERE kind = 'digest' AND issue_id IS NOT NULL GROUP BY issue_id;
+DELETE FROM subscriber_growth;
+INSERT INTO subscriber_growth (day, shard, n)
+SELECT created_at / 86400000, 0, COUNT(*) FROM subscribers GROUP BY created_at / 86400000;

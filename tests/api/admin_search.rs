@@ -2,7 +2,7 @@
 //! the scanned window, the trigram index behind it and the pages a short
 //! fragment walks give the same rows, in the same order, as a plain
 //! "address contains" over every subscriber, with `%`, `_` and `\` literal
-//! and case ignored.
+//! and case ignored. The growth chart: read from its daily counter.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use gazette::subscriptions::search::{SCAN_WINDOW, SubscriberFilter, filtered_rows};
@@ -281,7 +281,69 @@ async fn rare_fragment_is_on_the_first_page_and_short_ones_page_on(backend: Back
     assert!(new.contains("rare.two@far.example"));
 }
 
+/// The dashboard's chart reads the daily counter, which follows inserts
+/// and erasures and leaves out days older than 90.
+async fn growth_chart_counts_new_subscribers_of_90_days(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let newsletter = app.store.newsletters().await.unwrap().remove(0);
+    let mut today = Vec::new();
+    for n in 0..3 {
+        today.push(
+            crate::editor::subscriber(
+                &app,
+                &format!("today{n}@example.net"),
+                "active",
+                false,
+                "active",
+                newsletter.id,
+            )
+            .await,
+        );
+    }
+    let day = 86_400_000;
+    let now = chrono::Utc::now().timestamp_millis();
+    for (id, age_days) in [(1000, 10), (1001, 100)] {
+        sqlx::query(
+            "INSERT INTO subscribers (id, email, email_key, status, paused, created_at, updated_at) \
+             VALUES ($1, $2, $2, 'active', 0, $3, $3)",
+        )
+        .bind(id)
+        .bind(format!("old{id}@example.net"))
+        .bind(now - age_days * day)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    }
+    app.add_user("editor@example.org", Role::Editor).await;
+    app.log_in("editor@example.org", PASSWORD).await;
+    let dashboard = app.get("/admin").await.text().await.unwrap();
+    assert!(
+        dashboard.contains("aria-label=\"4 new subscribers in 90 days\""),
+        "three today, one ten days ago: {dashboard}"
+    );
+    assert!(dashboard.contains("<title>3</title>"), "today's bar");
+
+    let detail = app
+        .get(&format!("/admin/subscribers/{}", today[0]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::admin::csrf_of(&detail);
+    app.admin_post(
+        &format!("/admin/subscribers/{}/erase", today[0]),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    let dashboard = app.get("/admin").await.text().await.unwrap();
+    assert!(
+        dashboard.contains("aria-label=\"3 new subscribers in 90 days\""),
+        "the erased one left the chart: {dashboard}"
+    );
+}
+
 crate::both_databases!(
     address_search_gives_the_rows_of_a_plain_contains,
     rare_fragment_is_on_the_first_page_and_short_ones_page_on,
+    growth_chart_counts_new_subscribers_of_90_days,
 );
