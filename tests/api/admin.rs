@@ -500,6 +500,11 @@ async fn editor_schedules_builds_edits_previews_tests_and_sends(backend: Backend
     let preview = preview.text().await.unwrap();
     assert!(preview.contains("KB of Gmail's 102 KB limit"), "{preview}");
     assert!(preview.contains("preview.html"));
+    assert!(
+        preview.contains("title=\"Desktop preview\"")
+            && preview.contains("title=\"Mobile preview\""),
+        "desktop and mobile frames: {preview}"
+    );
     let text = preview.split("id=\"text-part\"").nth(1).unwrap();
     assert!(text.contains(&kept_title), "the text part: {text}");
     assert!(!text.contains(&stories[0].title), "dropped: {text}");
@@ -547,6 +552,33 @@ async fn editor_schedules_builds_edits_previews_tests_and_sends(backend: Backend
     let dashboard = app.get("/admin").await.text().await.unwrap();
     assert!(dashboard.contains("This week in town"));
     assert!(dashboard.contains("Friday digest"), "next scheduled send");
+    // The issue's row: sent, failed, pending; and nothing left in the queue.
+    let row = dashboard.split("This week in town").nth(1).unwrap();
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("<td>sent</td><td>1</td><td>0</td><td>0</td>"),
+        "{row}"
+    );
+    assert!(dashboard.contains("id=\"queue\">0<"), "{dashboard}");
+
+    // The subscriber's page lists the delivery, linked to its issue.
+    let reader: i64 = sqlx::query_scalar("SELECT id FROM subscribers WHERE email_key = $1")
+        .bind("reader@example.net")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    let detail = app
+        .get(&format!("/admin/subscribers/{reader}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let deliveries = detail.split("<h2>Deliveries</h2>").nth(1).unwrap();
+    assert!(
+        deliveries.contains(&format!("href=\"/admin/issues/{issue_id}\""))
+            && deliveries.contains("<td>sent</td>"),
+        "{deliveries}"
+    );
 }
 
 async fn subscribers_are_searched_paged_unsubscribed_and_erased(backend: Backend) {
@@ -867,7 +899,36 @@ async fn a_draft_is_cancelled_and_editing_it_then_is_refused(backend: Backend) {
     );
 }
 
+/// Settings show the DKIM TXT record to publish for the configured key.
+async fn settings_show_the_dkim_record_to_publish(backend: Backend) {
+    let dkim = gazette::config::DkimSettings {
+        domain: "example.org".into(),
+        selector: "gazette".into(),
+        private_key_path: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/api/fixtures/dkim-ed25519.pem"),
+    };
+    let record = gazette::delivery::dkim::DkimSigner::load(&dkim)
+        .unwrap()
+        .dns_txt_record();
+    let app = spawn_app_with(backend, |s| s.mail.dkim = Some(dkim)).await;
+    app.add_user("admin@example.org", Role::Admin).await;
+    app.log_in("admin@example.org", PASSWORD).await;
+    let settings = app.get("/admin/settings").await.text().await.unwrap();
+    assert!(
+        settings.contains("<code>gazette._domainkey.example.org</code>"),
+        "{settings}"
+    );
+    assert!(
+        settings.contains(&format!(
+            "<pre class=\"text\" id=\"dkim-record\">{record}</pre>"
+        )),
+        "{record} in {settings}"
+    );
+    assert!(record.starts_with("v=DKIM1; k=ed25519; p="), "{record}");
+}
+
 crate::both_databases!(
+    settings_show_the_dkim_record_to_publish,
     a_draft_is_cancelled_and_editing_it_then_is_refused,
     schedule_preview_and_hidden_stories,
     session_cookie_is_secure_on_https_sites,

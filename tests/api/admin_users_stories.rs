@@ -249,7 +249,61 @@ async fn admins_manage_users_and_editors_cannot(backend: Backend) {
     app.stop().await;
 }
 
+/// The stories page lists every feed with its last poll and last error.
+async fn stories_page_shows_each_feeds_last_poll_and_error(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (url, polled, error) in [
+        (
+            "https://ok.example.org/feed.xml",
+            Some(1_700_000_000_000_i64),
+            None,
+        ),
+        (
+            "https://broken.example.org/feed.xml",
+            Some(1_700_000_600_000),
+            Some("HTTP 503 from the feed"),
+        ),
+        ("https://new.example.org/feed.xml", None, None),
+    ] {
+        sqlx::query(
+            "INSERT INTO feeds (url, last_polled_at, last_error, created_at) VALUES ($1, $2, $3, 0)",
+        )
+        .bind(url)
+        .bind(polled)
+        .bind(error)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    }
+    app.add_user("editor@example.org", Role::Editor).await;
+    app.log_in("editor@example.org", PASSWORD).await;
+    let page = app.get("/admin/stories").await.text().await.unwrap();
+    let feeds = page.split("<h2>Feeds</h2>").nth(1).unwrap();
+    let row = |url: &str| {
+        // The address is shown twice (as the title when there is none, and
+        // under it): the row's cells come after the last.
+        let row = feeds
+            .rsplit(url)
+            .next()
+            .filter(|_| feeds.contains(url))
+            .unwrap_or_else(|| panic!("{url}: {feeds}"));
+        row[..row.find("</tr>").unwrap()].to_string()
+    };
+    assert!(row("ok.example.org").contains("2023-11-14"), "{feeds}");
+    let broken = row("broken.example.org");
+    assert!(
+        broken.contains("2023-11-14") && broken.contains("HTTP 503 from the feed"),
+        "{broken}"
+    );
+    assert!(
+        row("new.example.org").contains("—"),
+        "never polled: {feeds}"
+    );
+    app.stop().await;
+}
+
 crate::both_databases!(
     story_is_edited_with_the_same_rules_as_the_api,
     admins_manage_users_and_editors_cannot,
+    stories_page_shows_each_feeds_last_poll_and_error,
 );
