@@ -27,6 +27,7 @@ const GET_ROUTES: &[&str] = &[
     "/admin/issues/1/preview",
     "/admin/issues/1/preview.html",
     "/admin/issues/1/progress",
+    "/admin/issues/1/sending",
     "/admin/subscribers",
     "/admin/subscribers.csv",
     "/admin/subscribers/1",
@@ -131,6 +132,35 @@ fn location(response: &reqwest::Response) -> String {
         .get("location")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
+}
+
+/// Every route of the admin's router is in one of the lists above, so a
+/// new page cannot slip past the session and CSRF tests.
+#[test]
+fn the_route_lists_cover_the_router() {
+    let router = include_str!("../../src/web/admin/mod.rs");
+    let mut checked = 0;
+    for call in router.split(".route(").skip(1) {
+        let path = call.split('"').nth(1).unwrap();
+        if ["", "/", "/login"].contains(&path) {
+            continue;
+        }
+        let path = format!(
+            "/admin{}",
+            path.replace("{id}", "1").replace("{slug}", "news")
+        );
+        let listed = if call.contains("web::get()") {
+            GET_ROUTES
+                .iter()
+                .any(|r| r.split('?').next() == Some(path.as_str()))
+        } else {
+            assert!(call.contains("web::post()"), "{call}");
+            POST_ROUTES.contains(&path.as_str())
+        };
+        assert!(listed, "{path} is not in the route lists");
+        checked += 1;
+    }
+    assert!(checked > 40, "{checked} routes");
 }
 
 async fn every_admin_route_redirects_to_login_without_a_session(backend: Backend) {
