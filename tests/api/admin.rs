@@ -163,6 +163,42 @@ fn the_route_lists_cover_the_router() {
     assert!(checked > 40, "{checked} routes");
 }
 
+/// The admin's pages carry their script and style inline: nothing is
+/// fetched from another host (no CDN), so they work offline. The email
+/// preview frame is the email itself, whose images live on the site.
+async fn admin_pages_load_nothing_from_elsewhere(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.org", Role::Admin).await;
+    app.log_in("admin@example.org", PASSWORD).await;
+    let (mut pages, mut resources) = (0, 0);
+    for path in GET_ROUTES.iter().chain(&["/admin/login"]) {
+        if path.ends_with("/preview.html") {
+            continue;
+        }
+        let html = app.get(path).await.text().await.unwrap();
+        for tag in html.split('<').skip(1) {
+            let name = tag.split([' ', '>']).next().unwrap_or("");
+            if ["script", "link", "img", "iframe", "style"].contains(&name) {
+                resources += 1;
+                assert!(
+                    !tag.contains("src=\"http")
+                        && !tag.contains("href=\"http")
+                        && !tag.contains("src=\"//")
+                        && !tag.contains("href=\"//")
+                        && !tag.contains("@import"),
+                    "{path} loads from elsewhere: <{tag}"
+                );
+            }
+        }
+        pages += 1;
+    }
+    assert!(pages > 20);
+    assert!(
+        resources >= 10,
+        "the HTML pages have their style: {resources}"
+    );
+}
+
 async fn every_admin_route_redirects_to_login_without_a_session(backend: Backend) {
     let app = spawn_app(backend).await;
     for path in GET_ROUTES {
@@ -958,6 +994,7 @@ async fn settings_show_the_dkim_record_to_publish(backend: Backend) {
 }
 
 crate::both_databases!(
+    admin_pages_load_nothing_from_elsewhere,
     settings_show_the_dkim_record_to_publish,
     a_draft_is_cancelled_and_editing_it_then_is_refused,
     schedule_preview_and_hidden_stories,
