@@ -337,6 +337,74 @@ async fn forged_posts_without_the_csrf_token_change_nothing(backend: Backend) {
     );
 }
 
+/// Every form target refuses a POST without the session's CSRF token, even
+/// from an admin who may do everything, and no table changes.
+async fn every_post_route_refuses_a_missing_csrf_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.org", Role::Admin).await;
+    app.log_in("admin@example.org", PASSWORD).await;
+    let newsletter = app.store.newsletters().await.unwrap().remove(0);
+    crate::editor::subscriber(
+        &app,
+        "reader@example.net",
+        "active",
+        false,
+        "active",
+        newsletter.id,
+    )
+    .await;
+    // What a forged form could change: rows added, and the states the
+    // forms set (pause, roles, revocations, statuses, subjects, hiding).
+    let fingerprint = || async {
+        let mut all = Vec::new();
+        for sql in [
+            "SELECT slug || ':' || paused || ':' || name FROM newsletters ORDER BY id",
+            "SELECT email || ':' || role FROM users ORDER BY id",
+            "SELECT name || ':' || COALESCE(revoked_at, 0) FROM api_tokens ORDER BY id",
+            "SELECT email || ':' || status FROM subscribers ORDER BY id",
+            "SELECT subscriber_id || ':' || status FROM subscriptions ORDER BY subscriber_id",
+            "SELECT title || ':' || hidden FROM stories ORDER BY id",
+            "SELECT status || ':' || subject FROM issues ORDER BY id",
+            "SELECT CAST(COUNT(*) AS TEXT) FROM imports",
+            "SELECT CAST(COUNT(*) AS TEXT) FROM deliveries",
+        ] {
+            let rows: Vec<String> = sqlx::query_scalar(sql)
+                .fetch_all(app.store.pool())
+                .await
+                .unwrap();
+            all.push(rows);
+        }
+        all
+    };
+    let before = fingerprint().await;
+    for path in POST_ROUTES {
+        let response = if *path == "/admin/subscribers/import" {
+            // The upload is a multipart form; its token is a field too.
+            let file = reqwest::multipart::Part::bytes(b"email\nforged@example.net\n".to_vec())
+                .file_name("forged.csv");
+            let form = reqwest::multipart::Form::new()
+                .text("newsletter", "news")
+                .part("file", file);
+            app.client
+                .post(app.url(path))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+        } else {
+            app.admin_post(path, &[("name", "forged"), ("role", "admin")])
+                .await
+        };
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "POST {path}");
+    }
+    assert_eq!(fingerprint().await, before);
+    assert_eq!(
+        app.get("/admin").await.status(),
+        StatusCode::OK,
+        "still logged in"
+    );
+}
+
 async fn editors_get_403_on_admin_only_pages(backend: Backend) {
     let app = spawn_app(backend).await;
     app.add_user("editor@example.org", Role::Editor).await;
@@ -994,6 +1062,7 @@ async fn settings_show_the_dkim_record_to_publish(backend: Backend) {
 }
 
 crate::both_databases!(
+    every_post_route_refuses_a_missing_csrf_token,
     admin_pages_load_nothing_from_elsewhere,
     settings_show_the_dkim_record_to_publish,
     a_draft_is_cancelled_and_editing_it_then_is_refused,
