@@ -43,7 +43,7 @@ use super::transport::{SendFailure, Transport, TransportError};
 use crate::config::Settings;
 use crate::issues::prepare::{PrepareError, PreparedIssue, prepare_issue};
 use crate::links::LinkSigner;
-use crate::store::{Store, now_ms};
+use crate::store::{Store, StoreError, now_ms};
 use crate::telemetry::mask_email;
 use crate::web::AppState;
 
@@ -155,7 +155,7 @@ async fn dispatch(
     // Large batches keep claims cheap at high rates; at low rates a batch
     // holds about a second of sending, so claimed rows never wait long
     // under their lease.
-    let batch = (concurrency * 8)
+    let batch = (concurrency * 16)
         .clamp(32, 512)
         .min(mail.rate_per_second.max(1) as usize);
     let lease_ms = i64::try_from(mail.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
@@ -164,57 +164,76 @@ async fn dispatch(
     let mut sends: JoinSet<()> = JoinSet::new();
     let mut prepared: HashMap<i64, Arc<PreparedIssue>> = HashMap::new();
     let mut touched_issues: HashSet<i64> = HashSet::new();
+    // The next batch is claimed while the last half of this one is sent: a
+    // claim is a database round trip or more, and waiting for it with an
+    // empty pipeline left every session idle once per batch.
+    let mut claiming: Option<ClaimFuture> = None;
     // false once a claim came back short: the queue is drained, so do not
     // claim again until the local queue is empty
     let mut more_due = true;
-    loop {
+    'dispatch: loop {
         if shutdown.is_cancelled() {
             break;
         }
         while sends.try_join_next().is_some() {}
-        if queue.is_empty() || (more_due && queue.len() < concurrency) {
-            let lease_until = now_ms().saturating_add(lease_ms);
-            match engine
-                .store
-                .claim_due_deliveries(&engine.instance, batch, lease_until)
-                .await
-            {
-                Ok(rows) => {
-                    more_due = rows.len() == batch;
-                    queue.extend(rows);
-                }
-                Err(error) => {
-                    tracing::error!(%error, "cannot claim deliveries; retrying in a second");
-                    more_due = false;
-                    if sleep_or_stop(IDLE_POLL, &shutdown).await {
-                        break;
-                    }
-                    continue;
-                }
-            }
+        if claiming.is_none() && (queue.is_empty() || (more_due && queue.len() < batch / 2)) {
+            claiming = Some(engine.claim(batch, lease_ms));
         }
         let Some(row) = queue.pop_front() else {
-            // Idle: settle finished issues, then wait for new mail.
-            while sends.join_next().await.is_some() {}
-            finish_issues(&engine, &mut prepared, &mut touched_issues).await;
-            let wait = engine.idle_wait();
-            tokio::select! {
+            // Nothing to send until the claim answers.
+            let Some(claim) = claiming.take() else {
+                continue;
+            };
+            let claimed = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = waker.woken() => {}
-                _ = tokio::time::sleep(wait) => {}
+                claimed = claim => claimed,
+            };
+            if !take_claim(claimed, &mut queue, &mut more_due, batch) {
+                if sleep_or_stop(IDLE_POLL, &shutdown).await {
+                    break;
+                }
+                continue;
             }
-            more_due = true;
+            if queue.is_empty() {
+                // Idle: settle finished issues, then wait for new mail.
+                while sends.join_next().await.is_some() {}
+                finish_issues(&engine, &mut prepared, &mut touched_issues).await;
+                let wait = engine.idle_wait();
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = waker.woken() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                more_due = true;
+            }
             continue;
         };
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => {
-                queue.push_front(row);
-                break;
+        // Waiting for a free session, a claim under way may answer.
+        let permit = loop {
+            let woke = tokio::select! {
+                _ = shutdown.cancelled() => Woke::Stop,
+                permit = in_flight.clone().acquire_owned() => match permit {
+                    Ok(permit) => Woke::Permit(permit),
+                    Err(_) => Woke::Stop,
+                },
+                claimed = async {
+                    match claiming.as_mut() {
+                        Some(claim) => claim.await,
+                        None => std::future::pending().await,
+                    }
+                } => Woke::Claimed(claimed),
+            };
+            match woke {
+                Woke::Permit(permit) => break permit,
+                Woke::Claimed(claimed) => {
+                    claiming = None;
+                    take_claim(claimed, &mut queue, &mut more_due, batch);
+                }
+                Woke::Stop => {
+                    queue.push_front(row);
+                    break 'dispatch;
+                }
             }
-            permit = in_flight.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
         };
         tokio::select! {
             _ = shutdown.cancelled() => {
@@ -238,6 +257,11 @@ async fn dispatch(
         };
         sends.spawn(send_one(engine.clone(), row, issue, permit));
     }
+    // A claim still under way may have leased rows: let it finish, so the
+    // release below gives them back too.
+    if let Some(claim) = claiming.take() {
+        let _ = claim.await;
+    }
     // Shutdown: what is in flight finishes and is recorded; the rest goes
     // back to pending for another instance or the next start.
     while sends.join_next().await.is_some() {}
@@ -257,6 +281,38 @@ async fn dispatch(
     };
     drop(recorder);
     let _ = recording.await;
+}
+
+type ClaimFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<ClaimedDelivery>, StoreError>> + Send>,
+>;
+
+/// What the dispatcher woke for while it waited for a free session.
+enum Woke {
+    Permit(OwnedSemaphorePermit),
+    Claimed(Result<Vec<ClaimedDelivery>, StoreError>),
+    Stop,
+}
+
+/// Queues what a claim brought; false when the claim failed (logged).
+fn take_claim(
+    claimed: Result<Vec<ClaimedDelivery>, StoreError>,
+    queue: &mut VecDeque<ClaimedDelivery>,
+    more_due: &mut bool,
+    batch: usize,
+) -> bool {
+    match claimed {
+        Ok(rows) => {
+            *more_due = rows.len() == batch;
+            queue.extend(rows);
+            true
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot claim deliveries; retrying in a second");
+            *more_due = false;
+            false
+        }
+    }
 }
 
 /// Why an issue could not be prepared, as the outcome for its row.
@@ -430,6 +486,19 @@ impl Engine {
                 self.retry_or_fail(row, failure.message().to_string())
             }
         }
+    }
+
+    /// Claims the next batch, as a future the dispatcher can poll beside
+    /// its sends.
+    fn claim(self: &Arc<Self>, batch: usize, lease_ms: i64) -> ClaimFuture {
+        let engine = self.clone();
+        Box::pin(async move {
+            let lease_until = now_ms().saturating_add(lease_ms);
+            engine
+                .store
+                .claim_due_deliveries(&engine.instance, batch, lease_until)
+                .await
+        })
     }
 
     /// A temporary failure: retry later, or give up after `max_attempts`.
