@@ -28,7 +28,7 @@ pub struct ClaimedDelivery {
     /// Attempts before this one.
     pub attempts: i64,
     /// For digest rows: the subscriber's name and whether they still want
-    /// this newsletter (filled by [`Store::digest_recipients`]).
+    /// this newsletter (read with the claim).
     pub subscriber_name: Option<String>,
     pub still_subscribed: bool,
 }
@@ -135,27 +135,48 @@ impl Store {
         lease_until: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let sql = claim_sql(self.backend(), digest);
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(lease_until)
             .bind(instance)
             .bind(now_ms())
-            .bind(limit as i64)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut claimed = rows
-            .iter()
-            .map(ClaimedDelivery::from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+            .bind(limit as i64);
+        let mut claimed = match self.backend() {
+            // One statement, so one round trip, and the digest rows'
+            // recipients are read in it: the claim and the read stand or
+            // fall together.
+            Backend::Postgres => query
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|row| {
+                    let mut claimed = ClaimedDelivery::from_row(row)?;
+                    if digest {
+                        claimed.subscriber_name = row.try_get("subscriber_name")?;
+                        claimed.still_subscribed = row.try_get::<i64, _>("wanted")? == 1;
+                    }
+                    Ok(claimed)
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?,
+            Backend::Sqlite => {
+                let mut tx = self.begin_write().await?;
+                let mut claimed = query
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(ClaimedDelivery::from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                // In the claim's transaction: if reading the recipients
+                // fails, the claim is undone, rather than leaving the batch
+                // leased to nobody until its lease runs out.
+                if digest && !claimed.is_empty() {
+                    digest_recipients(&mut tx, &mut claimed).await?;
+                }
+                tx.commit().await?;
+                claimed
+            }
+        };
         // RETURNING gives no order guarantee; send oldest first.
         claimed.sort_by_key(|row| row.id);
-        // In the claim's transaction: if reading the recipients fails, the
-        // claim is undone, rather than leaving the batch leased to nobody
-        // until its lease runs out.
-        if digest && !claimed.is_empty() {
-            digest_recipients(&mut tx, &mut claimed).await?;
-        }
-        tx.commit().await?;
         Ok(claimed)
     }
 
@@ -174,21 +195,18 @@ impl Store {
                 _ => None,
             })
             .collect();
+        if self.backend() == Backend::Postgres
+            && sent.len() == outcomes.len()
+            && sent.len() <= SENT_PER_STATEMENT
+        {
+            // The common batch, all sent: one statement in autocommit, one
+            // round trip instead of three.
+            mark_sent(self.pool(), &sent, now).await?;
+            return Ok(());
+        }
         let mut tx = self.begin_write().await?;
-        for chunk in sent.chunks(500) {
-            // the bodies of one-off mail hold tokens (confirmation links):
-            // they must not outlive the send
-            let sql = format!(
-                "UPDATE deliveries SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
-                 lease_until = NULL, html_body = NULL, text_body = NULL, last_error = NULL \
-                 WHERE id IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.execute(&mut *tx).await?;
+        for chunk in sent.chunks(SENT_PER_STATEMENT) {
+            mark_sent(&mut *tx, chunk, now).await?;
         }
         for outcome in outcomes {
             match outcome {
@@ -315,7 +333,7 @@ fn claim_sql(backend: Backend, digest: bool) -> String {
         Backend::Postgres => (String::new(), "FOR UPDATE SKIP LOCKED"),
         Backend::Sqlite => (format!("INDEXED BY {index}"), ""),
     };
-    format!(
+    let claim = format!(
         "UPDATE deliveries SET status = 'sending', lease_until = $1, leased_by = $2 \
          WHERE id IN (SELECT id FROM deliveries {hint} \
            WHERE status IN ('pending', 'sending') AND {kind} \
@@ -323,7 +341,47 @@ fn claim_sql(backend: Backend, digest: bool) -> String {
                OR (status = 'sending' AND lease_until < $3)) \
            ORDER BY id LIMIT $4 {lock}) \
          RETURNING {CLAIMED_COLUMNS}"
-    )
+    );
+    match backend {
+        Backend::Postgres if digest => format!(
+            "WITH claimed AS ({claim}) \
+             SELECT d.*, s.name AS subscriber_name, {WANTED} AS wanted \
+             FROM claimed d {RECIPIENT_JOINS}"
+        ),
+        _ => claim,
+    }
+}
+
+/// Whether a digest row's subscriber still wants its newsletter, over
+/// [`RECIPIENT_JOINS`].
+const WANTED: &str = "CASE WHEN s.status = 'active' AND s.paused = 0 AND x.status = 'active' \
+     THEN 1 ELSE 0 END";
+const RECIPIENT_JOINS: &str = "LEFT JOIN subscribers s ON s.id = d.subscriber_id \
+     LEFT JOIN issues i ON i.id = d.issue_id \
+     LEFT JOIN subscriptions x ON x.subscriber_id = s.id AND x.newsletter_id = i.newsletter_id";
+
+/// Rows per `UPDATE … WHERE id IN (…)`: well under every driver's limit
+/// of bound parameters.
+const SENT_PER_STATEMENT: usize = 500;
+
+async fn mark_sent<'c, E>(executor: E, ids: &[i64], now: i64) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    // the bodies of one-off mail hold tokens (confirmation links): they
+    // must not outlive the send
+    let sql = format!(
+        "UPDATE deliveries SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
+         lease_until = NULL, html_body = NULL, text_body = NULL, last_error = NULL \
+         WHERE id IN ({})",
+        placeholders(2, ids.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.execute(executor).await?;
+    Ok(())
 }
 
 async fn fail(conn: &mut sqlx::AnyConnection, id: i64, error: &str) -> Result<(), StoreError> {
@@ -382,14 +440,7 @@ async fn digest_recipients(
     rows: &mut [ClaimedDelivery],
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "SELECT d.id, s.name, \
-           CASE WHEN s.status = 'active' AND s.paused = 0 AND x.status = 'active' \
-             THEN 1 ELSE 0 END AS wanted \
-         FROM deliveries d \
-         JOIN subscribers s ON s.id = d.subscriber_id \
-         JOIN issues i ON i.id = d.issue_id \
-         LEFT JOIN subscriptions x \
-           ON x.subscriber_id = s.id AND x.newsletter_id = i.newsletter_id \
+        "SELECT d.id, s.name, {WANTED} AS wanted FROM deliveries d {RECIPIENT_JOINS} \
          WHERE d.id IN ({})",
         placeholders(1, rows.len())
     );
