@@ -314,40 +314,67 @@ fn relaxed_body(body: &[u8], mut sink: impl FnMut(&[u8])) {
     const CHUNK: usize = 8192;
     let mut out = Vec::with_capacity(CHUNK + 1024);
     let mut empty_lines = 0usize;
-    for line in body.split(|b| *b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut started = false;
-        let mut pending_space = false;
-        for &b in line {
-            if b == b' ' || b == b'\t' {
-                pending_space = true;
-                continue;
-            }
-            if !started {
-                // empty lines count only when content follows them
-                for _ in 0..empty_lines {
-                    out.extend_from_slice(b"\r\n");
-                }
-                empty_lines = 0;
-                started = true;
-            }
-            if pending_space {
-                out.push(b' ');
-                pending_space = false;
-            }
-            out.push(b);
-        }
-        if started {
-            out.extend_from_slice(b"\r\n");
-        } else {
+    let mut start = 0;
+    while start < body.len() {
+        let (end, next) = match memchr::memchr(b'\n', &body[start..]) {
+            Some(at) => (start + at, start + at + 1),
+            None => (body.len(), body.len()),
+        };
+        let line = &body[start..end];
+        let content = line.strip_suffix(b"\r").unwrap_or(line);
+        if content.iter().all(|b| *b == b' ' || *b == b'\t') {
+            // empty lines count only when content follows them
             empty_lines += 1;
+        } else {
+            for _ in 0..empty_lines {
+                out.extend_from_slice(b"\r\n");
+            }
+            empty_lines = 0;
+            if content.len() < line.len() && is_relaxed(content) {
+                // Most lines of a quoted-printable body are canonical
+                // already: copied whole, not a byte at a time (the byte
+                // loop was a tenth of a signed send's CPU).
+                out.extend_from_slice(&body[start..next]);
+            } else {
+                relax_line(&mut out, content);
+                out.extend_from_slice(b"\r\n");
+            }
+            if out.len() >= CHUNK {
+                sink(&out);
+                out.clear();
+            }
         }
-        if out.len() >= CHUNK {
-            sink(&out);
-            out.clear();
-        }
+        start = next;
     }
     sink(&out);
+}
+
+/// A line relaxed canonicalisation leaves as it is: no tab, no run of
+/// spaces, no space at the end. Written without early exits so the
+/// compiler can check many bytes at a time.
+fn is_relaxed(content: &[u8]) -> bool {
+    let tab = content.iter().fold(false, |seen, b| seen | (*b == b'\t'));
+    let run = content
+        .iter()
+        .zip(content.iter().skip(1))
+        .fold(false, |seen, (a, b)| seen | ((*a == b' ') & (*b == b' ')));
+    !tab && !run && content.last() != Some(&b' ')
+}
+
+/// Runs of whitespace to one space, none at the end (the line has content).
+fn relax_line(out: &mut Vec<u8>, content: &[u8]) {
+    let mut pending_space = false;
+    for &b in content {
+        if b == b' ' || b == b'\t' {
+            pending_space = true;
+            continue;
+        }
+        if pending_space {
+            out.push(b' ');
+            pending_space = false;
+        }
+        out.push(b);
+    }
 }
 
 /// Lines of the signature header stay under this length (RFC 5322's 78).
@@ -385,6 +412,12 @@ mod tests {
             out
         };
         assert_eq!(canonical(body), b"Hello world\r\n\r\nnext\r\n".to_vec());
+        // canonical lines pass through; the others around them are relaxed
+        let mixed = b"  indented\r\nclean line\r\n \t \r\nx\ty \r\n one space\r\nbare\nlast";
+        assert_eq!(
+            canonical(mixed),
+            b" indented\r\nclean line\r\n\r\nx y\r\n one space\r\nbare\r\nlast\r\n".to_vec()
+        );
         assert_eq!(canonical(b""), Vec::<u8>::new());
         let long = "word  \r\n".repeat(5000);
         assert_eq!(
