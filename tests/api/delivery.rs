@@ -532,6 +532,30 @@ async fn connection_dropped_during_data_is_retried_and_delivered(backend: Backen
     app.stop().await;
 }
 
+/// A server that does not offer PIPELINING gets each command in its turn,
+/// and its replies mean what they do on a pipelining server.
+async fn a_server_without_pipelining_gets_one_command_at_a_time(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    smtp.without_pipelining();
+    smtp.on_recipient("dead@", Reply::PermFail);
+    smtp.then(&[Reply::TempFail]);
+    let app = spawn_app_with(backend, smtp_to(&smtp)).await;
+    let retried = app.enqueue_one_off_mail("ann@example.net", None).await;
+    let (_, attempts, _) = app.wait_delivery_status(retried, "sent").await;
+    assert_eq!(attempts, 2, "one 451 after DATA, then the 250");
+    let refused = app.enqueue_one_off_mail("dead@example.net", None).await;
+    let (_, _, error) = app.wait_delivery_status(refused, "failed").await;
+    assert!(error.unwrap().contains("550"), "the RCPT reply is kept");
+    let after = app.enqueue_one_off_mail("bob@example.net", None).await;
+    app.wait_delivery_status(after, "sent").await;
+    let received = smtp.received();
+    let recipients: Vec<&str> = received.iter().map(|m| m.to[0].as_str()).collect();
+    assert_eq!(recipients, ["ann@example.net", "bob@example.net"]);
+    assert!(received.iter().all(|m| m.data.contains("Subject: ")));
+    assert_eq!(smtp.pipelined_unasked(), 0, "no command ahead of its turn");
+    app.stop().await;
+}
+
 async fn file_transport_writes_a_parseable_eml(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.mail.transport = MailTransportKind::File;
@@ -675,6 +699,7 @@ crate::both_databases!(
     temporary_failure_then_success_delivers_once,
     permanent_failure_keeps_reply_and_bounces_at_threshold,
     connection_dropped_during_data_is_retried_and_delivered,
+    a_server_without_pipelining_gets_one_command_at_a_time,
     file_transport_writes_a_parseable_eml,
 );
 

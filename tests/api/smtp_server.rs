@@ -94,6 +94,11 @@ struct State {
     lost_replies: HashMap<String, usize>,
     /// What chaos did, by kind.
     faults: FaultCounts,
+    /// EHLO does not offer PIPELINING.
+    no_pipelining: bool,
+    /// Commands that arrived before the reply to the one before them, from
+    /// a client that was not offered PIPELINING (RFC 2920 forbids it).
+    pipelined_unasked: usize,
 }
 
 /// How many faults [`Chaos`] injected.
@@ -215,6 +220,16 @@ impl SmtpServer {
             .push((needle.to_lowercase(), reply));
     }
 
+    /// From now on EHLO does not offer PIPELINING, and commands sent
+    /// ahead of their turn are counted ([`SmtpServer::pipelined_unasked`]).
+    pub fn without_pipelining(&self) {
+        self.state.lock().unwrap().no_pipelining = true;
+    }
+
+    pub fn pipelined_unasked(&self) -> usize {
+        self.state.lock().unwrap().pipelined_unasked
+    }
+
     pub fn received(&self) -> Vec<ReceivedMail> {
         self.state.lock().unwrap().received.clone()
     }
@@ -290,10 +305,24 @@ async fn serve(socket: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<(
         }
         let command = line.trim_end().to_string();
         let upper = command.to_ascii_uppercase();
+        {
+            // Bytes already waiting after a whole command line were sent
+            // before this reply: pipelining.
+            let mut state = state.lock().unwrap();
+            if state.no_pipelining && !reader.buffer().is_empty() {
+                state.pipelined_unasked += 1;
+            }
+        }
         if upper.starts_with("EHLO") {
-            write
-                .write_all(b"250-gazette-test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN\r\n")
-                .await?;
+            let pipelining = if state.lock().unwrap().no_pipelining {
+                ""
+            } else {
+                "250-PIPELINING\r\n"
+            };
+            let reply = format!(
+                "250-gazette-test\r\n{pipelining}250-8BITMIME\r\n250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN\r\n"
+            );
+            write.write_all(reply.as_bytes()).await?;
         } else if upper.starts_with("HELO") {
             write.write_all(b"250 gazette-test\r\n").await?;
         } else if upper.starts_with("AUTH PLAIN") {
