@@ -17,7 +17,8 @@ use crate::config::Settings;
 use crate::delivery::outbox::MailWaker;
 use crate::links::LinkSigner;
 use crate::scheduling::{Scheduler, SystemClock};
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
+use crate::subscriptions::signup::{SignupQueue, SignupWriter};
 use crate::web::{self, AppState};
 use actix_web::web::Data;
 
@@ -94,12 +95,14 @@ impl Application {
             mail_waker.clone(),
             Arc::new(SystemClock),
         );
+        let signups = signup_queue(&store, &templates, &settings, &mail_waker);
         let state = AppState {
             settings,
             store: store.clone(),
             templates,
             links,
             mail_waker,
+            signups,
             scheduler: scheduler.clone(),
             session_key: web::admin::session::session_key(&secret),
             login_limits: Arc::new(web::admin::auth::LoginLimits::default()),
@@ -196,6 +199,31 @@ impl Application {
 
 /// The key for signed links: `server.secret_key` when set, else the one
 /// generated and kept in the database.
+/// Signup writers: one on SQLite (one writer at a time is all it takes);
+/// two on PostgreSQL, so one group is written while the other commits.
+fn signup_queue(
+    store: &Store,
+    templates: &Arc<email_templates::Templates>,
+    settings: &Settings,
+    waker: &MailWaker,
+) -> SignupQueue {
+    let writer = SignupWriter::new(
+        store.clone(),
+        templates.clone(),
+        email_templates::Site {
+            name: settings.site.name.clone(),
+            base_url: settings.base_url().to_string(),
+            postal_address: settings.site.postal_address.clone(),
+        },
+        settings.base_url(),
+    );
+    let writers = match store.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 2,
+    };
+    SignupQueue::start(writer, waker.clone(), writers)
+}
+
 async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, StoreError> {
     use secrecy::ExposeSecret;
     match &settings.server.secret_key {

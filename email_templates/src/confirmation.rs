@@ -6,8 +6,9 @@ use std::borrow::Cow;
 use maud::html;
 
 use crate::layout::{self, Frame};
+use crate::personalise::{self, PersonalisedTemplate, Values};
 use crate::words::fill;
-use crate::{Locale, RenderedEmail, Site, Templates, sanitize, text};
+use crate::{Locale, RenderedEmail, Site, TemplateError, Templates, sanitize, text};
 
 /// What the confirmation email needs.
 #[derive(Debug, Clone, Copy)]
@@ -40,24 +41,85 @@ struct Texts {
     reason: String,
 }
 
+/// What a confirmation email says to everyone signing up for the same
+/// newsletters: [`Confirmation`] without the name and the link.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfirmationLayout<'a> {
+    pub site: &'a Site,
+    pub locale: Locale,
+    /// The newsletters asked for, by their display names.
+    pub newsletter_names: &'a [String],
+    pub expires_hours: u32,
+}
+
+/// A confirmation email rendered once (CSS inlined once) for a locale and a
+/// set of newsletters, filled in for each signup with the name and the
+/// link, as digests are for each recipient (see `personalise`): signups
+/// come in bursts, and inlining the CSS was the costliest step of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationTemplate(PersonalisedTemplate);
+
+impl ConfirmationTemplate {
+    /// The email for one signup: exactly what [`Templates::confirmation`]
+    /// renders for the same name and link, except that `"` and `'` in a
+    /// name come out as character references in the HTML.
+    pub fn personalise(&self, name: Option<&str>, confirm_url: &str) -> RenderedEmail {
+        self.0.fill(&Values::confirmation(name, confirm_url))
+    }
+}
+
+/// Who the greeting is for: a known name, or the template's markers.
+#[derive(Debug, Clone, Copy)]
+enum Greeting<'a> {
+    Reader(Option<&'a str>),
+    Markers,
+}
+
 impl Templates {
-    /// The confirmation email. Unlike digests it is rendered whole for each
-    /// signup: it goes to one person.
+    /// The confirmation email for one signup, rendered whole. Signups use
+    /// [`Templates::confirmation_template`] instead.
     pub fn confirmation(&self, confirmation: &Confirmation<'_>) -> RenderedEmail {
-        let texts = self.confirmation_texts(confirmation);
+        let texts = self.confirmation_texts(confirmation, Greeting::Reader(confirmation.name));
+        let url = sanitize::url(confirmation.confirm_url);
         RenderedEmail {
-            html: self.inline_or_plain(self.render_confirmation_html(confirmation, &texts)),
-            text: confirmation_text(confirmation, &texts),
+            html: self.inline_or_plain(self.render_confirmation_html(confirmation, &texts, url)),
+            text: confirmation_text(confirmation, &texts, url),
             subject: texts.subject,
         }
     }
 
-    pub(crate) fn confirmation_html(&self, confirmation: &Confirmation<'_>) -> String {
-        let texts = self.confirmation_texts(confirmation);
-        self.render_confirmation_html(confirmation, &texts)
+    /// The confirmation email for a locale and newsletters, with the name
+    /// and the link left to [`ConfirmationTemplate::personalise`].
+    pub fn confirmation_template(
+        &self,
+        layout: &ConfirmationLayout<'_>,
+    ) -> Result<ConfirmationTemplate, TemplateError> {
+        let confirmation = Confirmation {
+            site: layout.site,
+            locale: layout.locale,
+            name: None,
+            newsletter_names: layout.newsletter_names,
+            confirm_url: personalise::CONFIRM_URL,
+            expires_hours: layout.expires_hours,
+        };
+        let texts = self.confirmation_texts(&confirmation, Greeting::Markers);
+        let url = Some(personalise::CONFIRM_URL);
+        let html = self.inline(&self.render_confirmation_html(&confirmation, &texts, url))?;
+        let text = confirmation_text(&confirmation, &texts, url);
+        Ok(ConfirmationTemplate(PersonalisedTemplate::new(
+            texts.subject,
+            html,
+            text,
+        )?))
     }
 
-    fn confirmation_texts(&self, confirmation: &Confirmation<'_>) -> Texts {
+    pub(crate) fn confirmation_html(&self, confirmation: &Confirmation<'_>) -> String {
+        let texts = self.confirmation_texts(confirmation, Greeting::Reader(confirmation.name));
+        let url = sanitize::url(confirmation.confirm_url);
+        self.render_confirmation_html(confirmation, &texts, url)
+    }
+
+    fn confirmation_texts(&self, confirmation: &Confirmation<'_>, greeting: Greeting<'_>) -> Texts {
         let words = self.words(confirmation.locale);
         let site = sanitize::line(&confirmation.site.name);
         let names: Vec<Cow<'_, str>> = confirmation
@@ -76,13 +138,21 @@ impl Templates {
             )
         };
         let preheader_list: &str = if list.is_empty() { &site } else { &list };
-        let greeting = match confirmation
-            .name
-            .map(sanitize::line)
-            .and_then(sanitize::non_empty)
-        {
-            Some(name) => fill(&words.common.greeting_named, &[("name", &name)]),
-            None => words.common.greeting_anonymous.clone(),
+        let greeting = match greeting {
+            Greeting::Reader(name) => match name.map(sanitize::line).and_then(sanitize::non_empty)
+            {
+                Some(name) => fill(&words.common.greeting_named, &[("name", &name)]),
+                None => words.common.greeting_anonymous.clone(),
+            },
+            // The markers are plain text to maud and the inliner.
+            Greeting::Markers => format!(
+                "{}{}{}{}{}",
+                personalise::IF_NAME,
+                fill(&words.common.greeting_named, &[("name", personalise::NAME)]),
+                personalise::ELSE,
+                words.common.greeting_anonymous,
+                personalise::END_IF
+            ),
         };
         let expiry = if confirmation
             .locale
@@ -112,8 +182,13 @@ impl Templates {
         }
     }
 
-    fn render_confirmation_html(&self, confirmation: &Confirmation<'_>, texts: &Texts) -> String {
-        let url = sanitize::url(confirmation.confirm_url);
+    /// `url` is the link if it may be linked (or the link's marker).
+    fn render_confirmation_html(
+        &self,
+        confirmation: &Confirmation<'_>,
+        texts: &Texts,
+        url: Option<&str>,
+    ) -> String {
         let rows = html! {
             tr {
                 td.content {
@@ -152,14 +227,14 @@ impl Templates {
     }
 }
 
-fn confirmation_text(confirmation: &Confirmation<'_>, texts: &Texts) -> String {
+fn confirmation_text(confirmation: &Confirmation<'_>, texts: &Texts, url: Option<&str>) -> String {
     let mut out = String::with_capacity(1024);
     text::heading(&mut out, &texts.heading);
     out.push('\n');
     out.push_str(&texts.greeting);
     out.push_str("\n\n");
     text::wrap(&mut out, &texts.body, "", "");
-    if let Some(url) = sanitize::url(confirmation.confirm_url) {
+    if let Some(url) = url {
         out.push('\n');
         out.push_str(&text::label(confirmation.locale, &texts.button));
         out.push('\n');
@@ -210,6 +285,73 @@ fn join_list(items: &[Cow<'_, str>], and: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn site() -> Site {
+        Site {
+            name: "The Daily Bugle".into(),
+            base_url: "https://news.example.org".into(),
+            postal_address: "1 Main Street\nSpringfield".into(),
+        }
+    }
+
+    #[test]
+    fn the_template_gives_the_email_rendered_whole() {
+        let templates = Templates::builtin();
+        let site = site();
+        let url = "https://news.example.org/confirm?token=abc-DEF_123";
+        for locale in Locale::ALL {
+            for names in [vec![], vec!["Morning".to_owned(), "Évening & more".to_owned()]] {
+                let template = templates
+                    .confirmation_template(&ConfirmationLayout {
+                        site: &site,
+                        locale,
+                        newsletter_names: &names,
+                        expires_hours: 72,
+                    })
+                    .unwrap();
+                for name in [None, Some("Ann"), Some("  "), Some("<script>x</script> & Co"), Some("\u{1}Zoë\n")] {
+                    let whole = templates.confirmation(&Confirmation {
+                        site: &site,
+                        locale,
+                        name,
+                        newsletter_names: &names,
+                        confirm_url: url,
+                        expires_hours: 72,
+                    });
+                    assert_eq!(template.personalise(name, url), whole, "{locale:?} {name:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_is_escaped_in_html_and_plain_in_text() {
+        let templates = Templates::builtin();
+        let site = site();
+        let template = templates
+            .confirmation_template(&ConfirmationLayout {
+                site: &site,
+                locale: Locale::En,
+                newsletter_names: &["Morning".to_owned()],
+                expires_hours: 72,
+            })
+            .unwrap();
+        let email = template.personalise(
+            Some("<script>alert('x')</script> & \"Co\""),
+            "https://news.example.org/confirm?token=t1",
+        );
+        assert!(!email.html.contains("<script>"), "{}", email.html);
+        assert!(email.html.contains(
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Co&quot;"
+        ));
+        assert!(email.text.contains("<script>alert('x')</script> & \"Co\""));
+        assert!(email.html.contains("href=\"https://news.example.org/confirm?token=t1\""));
+        assert!(email.text.contains("\nhttps://news.example.org/confirm?token=t1\n"));
+        assert!(!email.html.contains('\u{1}') && !email.text.contains('\u{1}'));
+        // a link that may not be linked is left out
+        let email = template.personalise(None, "javascript:alert(1)");
+        assert!(!email.html.contains("javascript:") && !email.text.contains("javascript:"));
+    }
 
     #[test]
     fn lists_join_with_the_locale_word() {

@@ -67,7 +67,7 @@ mod sanitize;
 mod text;
 mod words;
 
-pub use confirmation::Confirmation;
+pub use confirmation::{Confirmation, ConfirmationLayout, ConfirmationTemplate};
 pub use digest::{Digest, Story};
 pub use error::TemplateError;
 pub use locale::{Locale, UnknownLocale};
@@ -245,6 +245,12 @@ impl Templates {
                 expires_hours: 72,
             });
             self.inline(&confirmation)?;
+            self.confirmation_template(&ConfirmationLayout {
+                site: &site,
+                locale,
+                newsletter_names: &newsletters,
+                expires_hours: 72,
+            })?;
             let review = self.review_notice_html(&ReviewNotice {
                 site: &site,
                 locale,

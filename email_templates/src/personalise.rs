@@ -27,6 +27,7 @@ const MARK: char = '\u{1}';
 pub(crate) const NAME: &str = "\u{1}GAZETTE:NAME\u{1}";
 pub(crate) const UNSUBSCRIBE_URL: &str = "\u{1}GAZETTE:UNSUBSCRIBE_URL\u{1}";
 pub(crate) const PREFERENCES_URL: &str = "\u{1}GAZETTE:PREFERENCES_URL\u{1}";
+pub(crate) const CONFIRM_URL: &str = "\u{1}GAZETTE:CONFIRM_URL\u{1}";
 pub(crate) const IF_NAME: &str = "\u{1}GAZETTE:IF_NAME\u{1}";
 pub(crate) const ELSE: &str = "\u{1}GAZETTE:ELSE\u{1}";
 pub(crate) const END_IF: &str = "\u{1}GAZETTE:END_IF\u{1}";
@@ -40,16 +41,24 @@ pub enum Field {
     UnsubscribeUrl,
     /// The preferences page URL.
     PreferencesUrl,
+    /// The confirmation link of a double opt-in email.
+    ConfirmUrl,
 }
 
 impl Field {
-    const ALL: [Field; 3] = [Field::Name, Field::UnsubscribeUrl, Field::PreferencesUrl];
+    const ALL: [Field; 4] = [
+        Field::Name,
+        Field::UnsubscribeUrl,
+        Field::PreferencesUrl,
+        Field::ConfirmUrl,
+    ];
 
     fn index(self) -> usize {
         match self {
             Field::Name => 0,
             Field::UnsubscribeUrl => 1,
             Field::PreferencesUrl => 2,
+            Field::ConfirmUrl => 3,
         }
     }
 }
@@ -92,11 +101,14 @@ impl PersonalisedTemplate {
     /// that is not absolute `http(s)` is left out rather than linked. Each
     /// part is written into a `String` allocated once at its final size.
     pub fn personalise(&self, recipient: &Recipient<'_>) -> RenderedEmail {
-        let values = Values::new(recipient);
+        self.fill(&Values::new(recipient))
+    }
+
+    pub(crate) fn fill(&self, values: &Values<'_>) -> RenderedEmail {
         RenderedEmail {
             subject: self.subject.clone(),
-            html: self.html.fill(&values, Escape::Html),
-            text: self.text.fill(&values, Escape::None),
+            html: self.html.fill(values, Escape::Html),
+            text: self.text.fill(values, Escape::None),
         }
     }
 
@@ -186,7 +198,7 @@ struct Part {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct VariantSize {
     literal_bytes: usize,
-    field_counts: [usize; 3],
+    field_counts: [usize; 4],
 }
 
 /// A rendered text cut at its markers. Literal parts are ranges into
@@ -225,6 +237,7 @@ impl Segments {
                 NAME => Some(Field::Name),
                 UNSUBSCRIBE_URL => Some(Field::UnsubscribeUrl),
                 PREFERENCES_URL => Some(Field::PreferencesUrl),
+                CONFIRM_URL => Some(Field::ConfirmUrl),
                 _ => None,
             };
             match (field, marker, when) {
@@ -331,22 +344,30 @@ impl Segments {
 }
 
 /// The recipient's values, checked once.
-struct Values<'a> {
+pub(crate) struct Values<'a> {
     name: Option<&'a str>,
     unsubscribe_url: &'a str,
     preferences_url: &'a str,
+    confirm_url: &'a str,
 }
 
 impl<'a> Values<'a> {
     fn new(recipient: &Recipient<'a>) -> Self {
-        let name = recipient
-            .name
-            .map(str::trim)
-            .filter(|name| name.chars().any(|c| !c.is_control() && !c.is_whitespace()));
         Values {
-            name,
+            name: known_name(recipient.name),
             unsubscribe_url: sanitize::url(recipient.unsubscribe_url).unwrap_or_default(),
             preferences_url: sanitize::url(recipient.preferences_url).unwrap_or_default(),
+            confirm_url: "",
+        }
+    }
+
+    /// The values of a confirmation email: a name and the link.
+    pub(crate) fn confirmation(name: Option<&'a str>, confirm_url: &'a str) -> Self {
+        Values {
+            name: known_name(name),
+            unsubscribe_url: "",
+            preferences_url: "",
+            confirm_url: sanitize::url(confirm_url).unwrap_or_default(),
         }
     }
 
@@ -355,8 +376,15 @@ impl<'a> Values<'a> {
             Field::Name => self.name.unwrap_or_default(),
             Field::UnsubscribeUrl => self.unsubscribe_url,
             Field::PreferencesUrl => self.preferences_url,
+            Field::ConfirmUrl => self.confirm_url,
         }
     }
+}
+
+/// The name when it has something to show; blank counts as unknown.
+fn known_name(name: Option<&str>) -> Option<&str> {
+    name.map(str::trim)
+        .filter(|name| name.chars().any(|c| !c.is_control() && !c.is_whitespace()))
 }
 
 #[derive(Debug, Clone, Copy)]

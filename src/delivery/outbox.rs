@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 use tokio::sync::Notify;
 
-use crate::store::now_ms;
+use crate::store::{now_ms, rows};
 
 /// The kinds of rows in `deliveries.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,37 @@ pub async fn enqueue(conn: &mut AnyConnection, mail: &OneOffMail<'_>) -> Result<
     .bind(now)
     .fetch_one(conn)
     .await
+}
+
+/// Adds many messages to the outbox inside the caller's transaction, a few
+/// multi-row statements instead of one statement each (a group of signups).
+pub async fn enqueue_many(
+    conn: &mut AnyConnection,
+    mails: &[OneOffMail<'_>],
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let mut rest = mails;
+    for size in rows::chunk_sizes(mails.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let sql = format!(
+            "INSERT INTO deliveries (kind, subscriber_id, recipient, subject, html_body, \
+             text_body, status, attempts, next_attempt_at, created_at) VALUES {}",
+            rows::values("(#, #, #, #, #, #, 'pending', 0, $1, $1)", size, 2)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        for mail in chunk {
+            query = query
+                .bind(mail.kind.as_str())
+                .bind(mail.subscriber_id)
+                .bind(mail.recipient)
+                .bind(mail.subject)
+                .bind(mail.html)
+                .bind(mail.text);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Wakes this instance's delivery workers after a commit, so new mail goes

@@ -466,26 +466,39 @@ pub async fn count_today(
     newsletter_id: i64,
     counter: DailyCounter,
 ) -> Result<(), sqlx::Error> {
+    count_today_by(conn, newsletter_id, counter, 1).await
+}
+
+/// Adds `amount` to today's counter of a newsletter (a group of signups
+/// counts once).
+pub async fn count_today_by(
+    conn: &mut AnyConnection,
+    newsletter_id: i64,
+    counter: DailyCounter,
+    amount: i64,
+) -> Result<(), sqlx::Error> {
     let statement = match counter {
         DailyCounter::Signups => {
-            "INSERT INTO daily_stats (day, newsletter_id, signups) VALUES ($1, $2, 1) \
-             ON CONFLICT (day, newsletter_id) DO UPDATE SET signups = daily_stats.signups + 1"
+            "INSERT INTO daily_stats (day, newsletter_id, signups) VALUES ($1, $2, $3) \
+             ON CONFLICT (day, newsletter_id) DO UPDATE \
+             SET signups = daily_stats.signups + excluded.signups"
         }
         DailyCounter::Confirmations => {
-            "INSERT INTO daily_stats (day, newsletter_id, confirmations) VALUES ($1, $2, 1) \
+            "INSERT INTO daily_stats (day, newsletter_id, confirmations) VALUES ($1, $2, $3) \
              ON CONFLICT (day, newsletter_id) DO UPDATE \
-             SET confirmations = daily_stats.confirmations + 1"
+             SET confirmations = daily_stats.confirmations + excluded.confirmations"
         }
         DailyCounter::Unsubscribes => {
-            "INSERT INTO daily_stats (day, newsletter_id, unsubscribes) VALUES ($1, $2, 1) \
+            "INSERT INTO daily_stats (day, newsletter_id, unsubscribes) VALUES ($1, $2, $3) \
              ON CONFLICT (day, newsletter_id) DO UPDATE \
-             SET unsubscribes = daily_stats.unsubscribes + 1"
+             SET unsubscribes = daily_stats.unsubscribes + excluded.unsubscribes"
         }
     };
     let now = now_ms();
     sqlx::query(statement)
         .bind(now - now.rem_euclid(DAY_MS))
         .bind(newsletter_id)
+        .bind(amount)
         .execute(conn)
         .await?;
     Ok(())

@@ -37,6 +37,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     pub links: LinkSigner,
     pub mail_waker: MailWaker,
+    /// Where signups queue to be written in groups.
+    pub signups: crate::subscriptions::signup::SignupQueue,
     /// Told when a schedule changes, so the next wake-up is recomputed.
     pub scheduler: crate::scheduling::Scheduler,
     /// Encrypts and signs the admin session cookie; derived from the

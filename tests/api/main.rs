@@ -23,5 +23,6 @@ mod newsletters;
 mod openapi;
 mod scheduling;
 mod send_at;
+mod signup_groups;
 mod stories;
 mod subscriptions;

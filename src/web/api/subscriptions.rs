@@ -20,7 +20,6 @@ use crate::subscriptions::{
 use crate::web::AppState;
 use crate::web::client_info::ClientInfo;
 use crate::web::errors::{ApiError, ErrorCode};
-use crate::web::public::subscribe::mailer;
 use crate::web::rate_limit::SignupLimits;
 
 const FIELDS: [&str; 3] = ["email", "name", "newsletters"];
@@ -87,7 +86,7 @@ pub async fn create(
         source: ConsentSource::Api,
         client: client.meta(),
     };
-    match signup::request_signup(&state.store, &mailer(&state), &state.mail_waker, &request).await {
+    match signup::request_signup(&state.signups, request).await {
         Ok(_) => Ok(
             HttpResponse::build(StatusCode::ACCEPTED).json(SignupAccepted {
                 status: SignupStatus::PendingConfirmation,
@@ -95,6 +94,10 @@ pub async fn create(
         ),
         Err(SignupError::Invalid(error)) => Err(invalid(&[error])),
         Err(SignupError::Store(error)) => Err(ApiError::internal(&error)),
+        Err(SignupError::Stopped) => Err(ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "the server is shutting down, try again",
+        )),
     }
 }
 

@@ -143,13 +143,13 @@ pub async fn submit(
         source: ConsentSource::Form,
         client: client.meta(),
     };
-    match signup::request_signup(&state.store, &mailer(&state), &state.mail_waker, &request).await {
+    match signup::request_signup(&state.signups, request).await {
         Ok(_) => check_inbox(&state, locale),
         Err(SignupError::Invalid(error)) => {
             errors.add(&error, words);
             form_again(&state, locale, &newsletters, &values, &errors)
         }
-        Err(SignupError::Store(error)) => {
+        Err(error @ (SignupError::Store(_) | SignupError::Stopped)) => {
             tracing::error!(%error, "signup failed");
             unavailable(&state, locale)
         }

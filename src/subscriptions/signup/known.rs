@@ -1,0 +1,94 @@
+//! A signup for an address that is already known (pending, confirmed,
+//! unsubscribed or bounced), inside a group's transaction: the answer is
+//! the same as for a new address, but what is written depends on its past.
+
+use sqlx::{AnyConnection, Connection};
+
+use super::mails::ConfirmationMails;
+use super::writer::Prepared;
+use super::{CONFIRMATION_RESEND_INTERVAL_MS, SignupError, SignupOutcome, queue_confirmation};
+use crate::store::now_ms;
+use crate::subscriptions::store::{self as sql, ConsentKind, DailyCounter};
+use crate::subscriptions::token::CONFIRMATION_TOKEN_LIFETIME_HOURS;
+
+/// Runs the signup in a savepoint of the group's transaction, undone when
+/// it turns out there is nothing to ask (already subscribed), so a group
+/// keeps exactly what signing up one at a time would have kept.
+pub(super) async fn sign_up(
+    conn: &mut AnyConnection,
+    mails: &mut ConfirmationMails,
+    signup: &Prepared<'_>,
+) -> Result<SignupOutcome, SignupError> {
+    let mut savepoint = conn.begin().await?;
+    let name = signup.name();
+    let subscriber = sql::upsert_pending_subscriber(
+        &mut savepoint,
+        signup.request.email.as_str(),
+        &signup.email_key,
+        name,
+        &signup.subscriber_locale,
+    )
+    .await?;
+    match subscriber.status.as_str() {
+        "active" => {}
+        "pending" if name.is_none() => {}
+        _ => sql::reopen_subscriber(&mut savepoint, subscriber.id, name).await?,
+    }
+    let mut newly_pending = Vec::new();
+    for newsletter in &signup.newsletters {
+        if sql::request_subscription(&mut savepoint, subscriber.id, newsletter.id).await? {
+            newly_pending.push(newsletter.id);
+        }
+    }
+    let pending = sql::subscriptions_of(&mut savepoint, subscriber.id, Some("pending")).await?;
+    if pending.is_empty() {
+        savepoint.rollback().await?;
+        return Ok(SignupOutcome::AlreadySubscribed);
+    }
+    sql::record_consent(
+        &mut savepoint,
+        subscriber.id,
+        ConsentKind::Signup,
+        signup.request.source,
+        &signup.request.client,
+        Some(&signup.requested_slugs),
+    )
+    .await?;
+    // Only a still-pending address waits for the interval: one that had
+    // unsubscribed, or asks for another newsletter, gets its email now (the
+    // per-address rate limit still bounds how often).
+    let sent_recently = subscriber.status == "pending"
+        && subscriber
+            .last_confirmation_sent_at
+            .is_some_and(|at| now_ms() - at < CONFIRMATION_RESEND_INTERVAL_MS);
+    let outcome = if sent_recently {
+        SignupOutcome::ConfirmationRecentlySent
+    } else {
+        sql::insert_confirmation_token(
+            &mut savepoint,
+            &signup.token_hash,
+            subscriber.id,
+            CONFIRMATION_TOKEN_LIFETIME_HOURS,
+        )
+        .await?;
+        // The email tells about every pending newsletter, and greets by
+        // the name on file when none was given this time.
+        let names: Vec<String> = pending.iter().map(|p| p.name.clone()).collect();
+        let greeting_name = name.or(subscriber.name.as_deref());
+        let rendered;
+        let email = if names == signup.requested_names && greeting_name == name {
+            &signup.email
+        } else {
+            rendered = mails.render(signup.locale, &names, greeting_name, &signup.token);
+            &rendered
+        };
+        queue_confirmation(&mut savepoint, subscriber.id, &subscriber.email, email).await?;
+        SignupOutcome::ConfirmationQueued
+    };
+    // Last, so the shared counter row is locked for the shortest time.
+    for newsletter_id in newly_pending {
+        sql::count_today(&mut savepoint, newsletter_id, DailyCounter::Signups).await?;
+    }
+    savepoint.commit().await?;
+    Ok(outcome)
+}

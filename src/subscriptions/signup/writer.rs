@@ -1,0 +1,182 @@
+//! Writes a group of signups in one transaction and says what each did.
+//!
+//! Everything that needs no database (choosing the newsletters, the token
+//! and its hash, the confirmation email) is done before the transaction
+//! begins, because SQLite holds its one write lock for the whole of it.
+//! Inside: the new addresses together ([`super::new_addresses`]), then each
+//! known address by the full rules ([`super::known`]), then the commit. When
+//! anything fails, the group is written again one signup at a time, so a
+//! signup that cannot be written fails alone and the others are kept.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use email_templates::{Locale, RenderedEmail, Site, Templates};
+
+use super::mails::ConfirmationMails;
+use super::{SignupError, SignupOutcome, SignupRequest, choose_newsletters, known, new_addresses};
+use crate::newsletters::Newsletter;
+use crate::store::{Store, now_ms};
+use crate::subscriptions::domain::SubscriberName;
+use crate::subscriptions::token::ConfirmationToken;
+
+/// One signup ready to be written.
+pub(super) struct Prepared<'r> {
+    pub request: &'r SignupRequest,
+    pub email_key: String,
+    /// The newsletters asked for; never empty.
+    pub newsletters: Vec<Newsletter>,
+    /// Their slugs, comma-separated, for the consent record.
+    pub requested_slugs: String,
+    /// Their names, sorted: what the email tells about.
+    pub requested_names: Vec<String>,
+    /// The first newsletter's locale: the email's language, and the
+    /// subscriber's.
+    pub locale: Locale,
+    pub subscriber_locale: String,
+    pub token: ConfirmationToken,
+    pub token_hash: String,
+    /// The confirmation email as a new address gets it.
+    pub email: RenderedEmail,
+}
+
+impl Prepared<'_> {
+    pub fn name(&self) -> Option<&str> {
+        self.request.name.as_ref().map(SubscriberName::as_str)
+    }
+}
+
+/// The writer behind a [`super::SignupQueue`]; public so tests can write a
+/// group of their choosing.
+#[derive(Clone)]
+pub struct SignupWriter {
+    store: Store,
+    mails: ConfirmationMails,
+}
+
+impl SignupWriter {
+    pub fn new(store: Store, templates: Arc<Templates>, site: Site, base_url: &str) -> Self {
+        SignupWriter {
+            store,
+            mails: ConfirmationMails::new(templates, site, base_url.to_owned()),
+        }
+    }
+
+    /// Writes `requests` and returns what each did, in the same order.
+    /// Every signup that returns `Ok` is committed.
+    pub async fn write(
+        &mut self,
+        requests: &[SignupRequest],
+    ) -> Vec<Result<SignupOutcome, SignupError>> {
+        let error = match self.write_together(requests).await {
+            Ok(results) => return results,
+            Err(error) => error,
+        };
+        if requests.len() == 1 {
+            return vec![Err(error)];
+        }
+        tracing::warn!(
+            %error,
+            signups = requests.len(),
+            "a group of signups failed; writing them one by one"
+        );
+        let mut results = Vec::with_capacity(requests.len());
+        for request in requests {
+            let result = match self.write_together(std::slice::from_ref(request)).await {
+                Ok(mut one) => one.pop().unwrap_or(Err(SignupError::Stopped)),
+                Err(error) => Err(error),
+            };
+            results.push(result);
+        }
+        results
+    }
+
+    /// One transaction for all of `requests`; `Err` when it failed (then
+    /// nothing of it was written).
+    async fn write_together(
+        &mut self,
+        requests: &[SignupRequest],
+    ) -> Result<Vec<Result<SignupOutcome, SignupError>>, SignupError> {
+        // Read outside the write transaction; a newsletter deleted in
+        // between fails the insert of its subscriptions, and the retry one
+        // by one then answers "unknown newsletter".
+        let all = self.store.newsletters().await?;
+        let mut results = Vec::with_capacity(requests.len());
+        let mut prepared: Vec<(usize, Prepared<'_>)> = Vec::with_capacity(requests.len());
+        for (index, request) in requests.iter().enumerate() {
+            match choose_newsletters(&all, &request.newsletters) {
+                Ok(newsletters) => {
+                    // overwritten below for a known address
+                    results.push(Ok(SignupOutcome::ConfirmationQueued));
+                    prepared.push((index, self.prepare(request, newsletters)));
+                }
+                Err(invalid) => results.push(Err(invalid.into())),
+            }
+        }
+        if prepared.is_empty() {
+            return Ok(results);
+        }
+        // The first signup of each address may be new; a second one in the
+        // same group is known by then.
+        let mut seen = HashSet::with_capacity(prepared.len());
+        let mut firsts: Vec<&Prepared<'_>> = prepared
+            .iter()
+            .filter(|(_, p)| seen.insert(p.email_key.as_str()))
+            .map(|(_, p)| p)
+            .collect();
+        firsts.sort_by(|a, b| a.email_key.cmp(&b.email_key));
+
+        let mut tx = self.store.begin_write().await?;
+        let now = now_ms();
+        let mut new_ids = new_addresses::insert_subscribers(&mut tx, &firsts, now).await?;
+        let mut new = Vec::with_capacity(new_ids.len());
+        let mut known = Vec::new();
+        for (index, signup) in &prepared {
+            // `remove`: only the first signup of an address is the new one
+            match new_ids.remove(&signup.email_key) {
+                Some(id) => new.push((id, signup)),
+                None => known.push((*index, signup)),
+            }
+        }
+        new_addresses::write_signups(&mut tx, &new, now).await?;
+        for (index, signup) in known {
+            results[index] = Ok(known::sign_up(&mut tx, &mut self.mails, signup).await?);
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    fn prepare<'r>(
+        &mut self,
+        request: &'r SignupRequest,
+        newsletters: Vec<Newsletter>,
+    ) -> Prepared<'r> {
+        let subscriber_locale = newsletters
+            .first()
+            .map(|n| n.locale.clone())
+            .unwrap_or_default();
+        let locale = subscriber_locale.parse().unwrap_or(Locale::En);
+        let mut requested_names: Vec<String> = newsletters.iter().map(|n| n.name.clone()).collect();
+        requested_names.sort();
+        let requested_slugs = newsletters
+            .iter()
+            .map(|n| n.slug.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let token = ConfirmationToken::generate();
+        let name = request.name.as_ref().map(SubscriberName::as_str);
+        let email = self.mails.render(locale, &requested_names, name, &token);
+        Prepared {
+            request,
+            email_key: request.email.key(),
+            token_hash: token.hash(),
+            newsletters,
+            requested_slugs,
+            requested_names,
+            locale,
+            subscriber_locale,
+            token,
+            email,
+        }
+    }
+}
