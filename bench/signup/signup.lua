@@ -1,8 +1,11 @@
 -- wrk script: POST /api/subscriptions with a new address on every request.
 -- Each wrk thread gets its own id so addresses never repeat across threads
--- or runs (the run prefix comes from the environment).
+-- or runs (the run prefix comes from the environment). `thread_id` must be
+-- a global: `thread:set` in setup() writes the thread's globals, and a
+-- local of the same name would hide it (every thread then sent the same
+-- addresses, so half the load was repeated addresses).
 local counter = 0
-local thread_id = 0
+thread_id = 0
 local run = os.getenv("BENCH_RUN") or "run"
 local threads = {}
 

@@ -74,6 +74,10 @@ async fn run(
         let (requests, answers): (Vec<_>, Vec<_>) =
             jobs.drain(..).map(|job| (job.request, job.answer)).unzip();
         let results = writer.write(&requests).await;
+        // their ratio is the mean group size, the measure of how much the
+        // grouping saves
+        metrics::counter!("gazette_signup_groups_total").increment(1);
+        metrics::counter!("gazette_signup_grouped_total").increment(requests.len() as u64);
         if results
             .iter()
             .any(|result| matches!(result, Ok(SignupOutcome::ConfirmationQueued)))
