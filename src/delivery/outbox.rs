@@ -69,7 +69,7 @@ pub async fn enqueue_many(
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
     let mut rest = mails;
-    for size in rows::chunk_sizes(mails.len()) {
+    for size in rows::chunk_sizes(conn, mails.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
         let sql = format!(

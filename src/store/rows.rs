@@ -1,22 +1,35 @@
 //! Multi-row statements: one `INSERT … VALUES (…), (…)` for many rows,
 //! with `$N` placeholders written by hand (sqlx's `QueryBuilder` writes
-//! `?`, which PostgreSQL refuses through the Any driver). Rows go in chunks
-//! whose sizes are powers of two, so a statement's text is one of a few and
-//! stays in each connection's prepared-statement cache instead of being
-//! parsed again for every batch size.
+//! `?`, which PostgreSQL refuses through the Any driver).
+//!
+//! How many rows go in one statement depends on the backend. A statement
+//! PostgreSQL has not seen on this connection costs an extra round trip to
+//! prepare, so there rows go in chunks whose sizes are powers of two: a
+//! statement's text is then one of a few and stays in the connection's
+//! prepared-statement cache. SQLite prepares in-process at no such cost,
+//! while every statement is a round trip to sqlx's worker thread, so there
+//! all the rows go in one statement.
 
-/// The most rows in one statement: 64 rows of ten columns stay far below
+use sqlx::AnyConnection;
+
+/// The most rows in one statement: 128 rows of ten columns stay far below
 /// SQLite's and PostgreSQL's limits on parameters.
-pub const MAX_ROWS_PER_STATEMENT: usize = 64;
+pub const MAX_ROWS_PER_STATEMENT: usize = 128;
 
-/// The sizes of the chunks `count` rows go in, largest first: powers of
-/// two up to [`MAX_ROWS_PER_STATEMENT`].
-pub fn chunk_sizes(count: usize) -> Vec<usize> {
+/// The sizes of the chunks `count` rows go in on this connection's backend,
+/// largest first.
+pub fn chunk_sizes(conn: &AnyConnection, count: usize) -> Vec<usize> {
+    chunk_sizes_for(conn.backend_name() == "SQLite", count)
+}
+
+fn chunk_sizes_for(any_size: bool, count: usize) -> Vec<usize> {
     let mut sizes = Vec::new();
     let mut left = count;
     while left > 0 {
         let size = if left >= MAX_ROWS_PER_STATEMENT {
             MAX_ROWS_PER_STATEMENT
+        } else if any_size {
+            left
         } else {
             1 << left.ilog2()
         };
@@ -55,11 +68,18 @@ mod tests {
 
     #[test]
     fn chunks_are_powers_of_two_that_add_up() {
-        assert_eq!(chunk_sizes(0), Vec::<usize>::new());
-        assert_eq!(chunk_sizes(1), vec![1]);
-        assert_eq!(chunk_sizes(37), vec![32, 4, 1]);
-        assert_eq!(chunk_sizes(64), vec![64]);
-        assert_eq!(chunk_sizes(130), vec![64, 64, 2]);
+        assert_eq!(chunk_sizes_for(false, 0), Vec::<usize>::new());
+        assert_eq!(chunk_sizes_for(false, 1), vec![1]);
+        assert_eq!(chunk_sizes_for(false, 37), vec![32, 4, 1]);
+        assert_eq!(chunk_sizes_for(false, 128), vec![128]);
+        assert_eq!(chunk_sizes_for(false, 260), vec![128, 128, 4]);
+    }
+
+    #[test]
+    fn chunks_of_any_size_are_as_few_as_the_limit_allows() {
+        assert_eq!(chunk_sizes_for(true, 0), Vec::<usize>::new());
+        assert_eq!(chunk_sizes_for(true, 37), vec![37]);
+        assert_eq!(chunk_sizes_for(true, 260), vec![128, 128, 4]);
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl TestApp {
     }
 
     async fn signups_counted_today(&self) -> i64 {
-        sqlx::query_scalar("SELECT COALESCE(SUM(signups), 0) FROM daily_stats")
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(signups), 0) AS BIGINT) FROM daily_stats")
             .fetch_one(self.store.pool())
             .await
             .unwrap()

@@ -29,7 +29,7 @@ pub(super) async fn insert_subscribers(
 ) -> Result<HashMap<String, i64>, sqlx::Error> {
     let mut ids = HashMap::with_capacity(signups.len());
     let mut rest = signups;
-    for size in rows::chunk_sizes(signups.len()) {
+    for size in rows::chunk_sizes(conn, signups.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
         let sql = format!(
@@ -101,7 +101,7 @@ async fn insert_subscriptions(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let mut rest = subscriptions;
-    for size in rows::chunk_sizes(subscriptions.len()) {
+    for size in rows::chunk_sizes(conn, subscriptions.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
         let sql = format!(
@@ -124,7 +124,7 @@ async fn record_consents(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let mut rest = signups;
-    for size in rows::chunk_sizes(signups.len()) {
+    for size in rows::chunk_sizes(conn, signups.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
         let sql = format!(
@@ -156,7 +156,7 @@ async fn insert_tokens(
 ) -> Result<(), sqlx::Error> {
     let expires_at = now + i64::from(CONFIRMATION_TOKEN_LIFETIME_HOURS) * 3_600_000;
     let mut rest = signups;
-    for size in rows::chunk_sizes(signups.len()) {
+    for size in rows::chunk_sizes(conn, signups.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
         let sql = format!(
