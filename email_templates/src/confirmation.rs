@@ -139,11 +139,12 @@ impl Templates {
         };
         let preheader_list: &str = if list.is_empty() { &site } else { &list };
         let greeting = match greeting {
-            Greeting::Reader(name) => match name.map(sanitize::line).and_then(sanitize::non_empty)
-            {
-                Some(name) => fill(&words.common.greeting_named, &[("name", &name)]),
-                None => words.common.greeting_anonymous.clone(),
-            },
+            Greeting::Reader(name) => {
+                match name.map(sanitize::line).and_then(sanitize::non_empty) {
+                    Some(name) => fill(&words.common.greeting_named, &[("name", &name)]),
+                    None => words.common.greeting_anonymous.clone(),
+                }
+            }
             // The markers are plain text to maud and the inliner.
             Greeting::Markers => format!(
                 "{}{}{}{}{}",
@@ -300,7 +301,10 @@ mod tests {
         let site = site();
         let url = "https://news.example.org/confirm?token=abc-DEF_123";
         for locale in Locale::ALL {
-            for names in [vec![], vec!["Morning".to_owned(), "Évening & more".to_owned()]] {
+            for names in [
+                vec![],
+                vec!["Morning".to_owned(), "Évening & more".to_owned()],
+            ] {
                 let template = templates
                     .confirmation_template(&ConfirmationLayout {
                         site: &site,
@@ -309,7 +313,13 @@ mod tests {
                         expires_hours: 72,
                     })
                     .unwrap();
-                for name in [None, Some("Ann"), Some("  "), Some("<script>x</script> & Co"), Some("\u{1}Zoë\n")] {
+                for name in [
+                    None,
+                    Some("Ann"),
+                    Some("  "),
+                    Some("<script>x</script> & Co"),
+                    Some("\u{1}Zoë\n"),
+                ] {
                     let whole = templates.confirmation(&Confirmation {
                         site: &site,
                         locale,
@@ -318,7 +328,11 @@ mod tests {
                         confirm_url: url,
                         expires_hours: 72,
                     });
-                    assert_eq!(template.personalise(name, url), whole, "{locale:?} {name:?}");
+                    assert_eq!(
+                        template.personalise(name, url),
+                        whole,
+                        "{locale:?} {name:?}"
+                    );
                 }
             }
         }
@@ -341,12 +355,22 @@ mod tests {
             "https://news.example.org/confirm?token=t1",
         );
         assert!(!email.html.contains("<script>"), "{}", email.html);
-        assert!(email.html.contains(
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Co&quot;"
-        ));
+        assert!(
+            email
+                .html
+                .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Co&quot;")
+        );
         assert!(email.text.contains("<script>alert('x')</script> & \"Co\""));
-        assert!(email.html.contains("href=\"https://news.example.org/confirm?token=t1\""));
-        assert!(email.text.contains("\nhttps://news.example.org/confirm?token=t1\n"));
+        assert!(
+            email
+                .html
+                .contains("href=\"https://news.example.org/confirm?token=t1\"")
+        );
+        assert!(
+            email
+                .text
+                .contains("\nhttps://news.example.org/confirm?token=t1\n")
+        );
         assert!(!email.html.contains('\u{1}') && !email.text.contains('\u{1}'));
         // a link that may not be linked is left out
         let email = template.personalise(None, "javascript:alert(1)");

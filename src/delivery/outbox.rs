@@ -7,7 +7,8 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 use tokio::sync::Notify;
 
-use crate::store::{now_ms, rows};
+use crate::store::now_ms;
+use crate::store::rows::{self, Value};
 
 /// The kinds of rows in `deliveries.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,35 +62,27 @@ pub async fn enqueue(conn: &mut AnyConnection, mail: &OneOffMail<'_>) -> Result<
     .await
 }
 
-/// Adds many messages to the outbox inside the caller's transaction, a few
-/// multi-row statements instead of one statement each (a group of signups).
-pub async fn enqueue_many(
-    conn: &mut AnyConnection,
-    mails: &[OneOffMail<'_>],
-) -> Result<(), sqlx::Error> {
-    let now = now_ms();
-    let mut rest = mails;
-    for size in rows::chunk_sizes(conn, mails.len()) {
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
-        let sql = format!(
-            "INSERT INTO deliveries (kind, subscriber_id, recipient, subject, html_body, \
-             text_body, status, attempts, next_attempt_at, created_at) VALUES {}",
-            rows::values("(#, #, #, #, #, #, 'pending', 0, $1, $1)", size, 2)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-        for mail in chunk {
-            query = query
-                .bind(mail.kind.as_str())
-                .bind(mail.subscriber_id)
-                .bind(mail.recipient)
-                .bind(mail.subject)
-                .bind(mail.html)
-                .bind(mail.text);
-        }
-        query.execute(&mut *conn).await?;
+/// The outbox rows of many messages, to be written with other rows of the
+/// same transaction by [`rows::insert_together`] (a group of signups).
+pub fn one_off_rows<'a>(mails: &[OneOffMail<'a>], now: i64) -> rows::InsertRows<'a> {
+    let mut rows = rows::InsertRows::new(
+        "INSERT INTO deliveries (kind, subscriber_id, recipient, subject, html_body, text_body, \
+         status, attempts, next_attempt_at, created_at) VALUES ",
+        "(#, #, #, #, #, #, 'pending', 0, #, #)",
+    );
+    for mail in mails {
+        rows.push(&[
+            Value::Text(mail.kind.as_str()),
+            Value::MaybeInt(mail.subscriber_id),
+            Value::Text(mail.recipient),
+            Value::Text(mail.subject),
+            Value::Text(mail.html),
+            Value::Text(mail.text),
+            Value::Int(now),
+            Value::Int(now),
+        ]);
     }
-    Ok(())
+    rows
 }
 
 /// Wakes this instance's delivery workers after a commit, so new mail goes

@@ -10,7 +10,9 @@
 //! while every statement is a round trip to sqlx's worker thread, so there
 //! all the rows go in one statement.
 
-use sqlx::AnyConnection;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection};
 
 /// The most rows in one statement: 128 rows of ten columns stay far below
 /// SQLite's and PostgreSQL's limits on parameters.
@@ -60,6 +62,116 @@ pub fn values(row: &str, rows: usize, first: usize) -> String {
         }
     }
     out
+}
+
+/// A value for one placeholder.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Int(i64),
+    MaybeInt(Option<i64>),
+    Text(&'a str),
+    MaybeText(Option<&'a str>),
+}
+
+/// The rows of one `INSERT … VALUES`: `head` is the statement up to
+/// `VALUES`, `row` one row with a `#` for each value pushed.
+pub struct InsertRows<'a> {
+    head: &'static str,
+    row: &'static str,
+    width: usize,
+    values: Vec<Value<'a>>,
+}
+
+impl<'a> InsertRows<'a> {
+    pub fn new(head: &'static str, row: &'static str) -> Self {
+        InsertRows {
+            head,
+            row,
+            width: row.matches('#').count(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds a row; `values` has one value for each `#` of the row.
+    pub fn push(&mut self, values: &[Value<'a>]) {
+        debug_assert_eq!(values.len(), self.width, "{}", self.head);
+        self.values.extend_from_slice(values);
+    }
+
+    pub fn rows(&self) -> usize {
+        self.values.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    fn statement(&self, first: usize) -> String {
+        format!("{}{}", self.head, values(self.row, self.rows(), first))
+    }
+
+    fn bind<'q>(&'q self, mut query: Query<'q, Any, AnyArguments>) -> Query<'q, Any, AnyArguments> {
+        for value in &self.values {
+            query = match *value {
+                Value::Int(v) => query.bind(v),
+                Value::MaybeInt(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+                Value::MaybeText(v) => query.bind(v),
+            };
+        }
+        query
+    }
+}
+
+/// Writes the rows of several tables that do not depend on one another.
+/// PostgreSQL gets them in one statement (each `INSERT` but the last in a
+/// `WITH`: data-modifying statements there always run to completion), one
+/// round trip instead of one per table; SQLite, where a statement costs no
+/// network round trip, one statement per table.
+pub async fn insert_together(
+    conn: &mut AnyConnection,
+    tables: &[&InsertRows<'_>],
+) -> Result<(), sqlx::Error> {
+    let tables: Vec<&InsertRows<'_>> = tables.iter().copied().filter(|t| t.rows() > 0).collect();
+    if conn.backend_name() == "SQLite" {
+        for table in tables {
+            let sql = table.statement(1);
+            table
+                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .execute(&mut *conn)
+                .await?;
+        }
+        return Ok(());
+    }
+    let Some((last, before)) = tables.split_last() else {
+        return Ok(());
+    };
+    let mut sql = String::new();
+    let mut first = 1;
+    for (index, table) in before.iter().enumerate() {
+        sql.push_str(if index == 0 { "WITH " } else { ", " });
+        sql.push_str(&format!("w{index} AS ({})", table.statement(first)));
+        first += table.values.len();
+    }
+    if !before.is_empty() {
+        sql.push(' ');
+    }
+    sql.push_str(&last.statement(first));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for table in &tables {
+        query = table.bind(query);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Splits `items` into the chunks [`chunk_sizes`] gives for `conn`.
+pub fn chunks<'s, T>(conn: &AnyConnection, items: &'s [T]) -> Vec<&'s [T]> {
+    let mut rest = items;
+    chunk_sizes(conn, items.len())
+        .into_iter()
+        .map(|size| {
+            let (chunk, after) = rest.split_at(size);
+            rest = after;
+            chunk
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -114,7 +114,11 @@ async fn a_refused_signup_fails_alone_and_leaves_nothing(backend: Backend) {
             Some(&SignupOutcome::ConfirmationQueued)
         );
     }
-    for key in ["first@example.org", "second@example.org", "third@example.org"] {
+    for key in [
+        "first@example.org",
+        "second@example.org",
+        "third@example.org",
+    ] {
         assert_eq!(app.subscriber_status(key).await.as_deref(), Some("pending"));
         assert_eq!(app.rows_about("subscriptions", key).await, 1, "{key}");
         assert_eq!(app.rows_about("consent_events", key).await, 1, "{key}");
@@ -158,9 +162,15 @@ async fn the_same_address_twice_in_a_group_is_one_subscriber_and_one_mail(backen
         ]
     );
     assert_eq!(app.count_rows("subscribers").await, 2);
-    assert_eq!(app.rows_about("subscriptions", "twice@example.org").await, 1);
+    assert_eq!(
+        app.rows_about("subscriptions", "twice@example.org").await,
+        1
+    );
     // both asked, so both are in the consent record
-    assert_eq!(app.rows_about("consent_events", "twice@example.org").await, 2);
+    assert_eq!(
+        app.rows_about("consent_events", "twice@example.org").await,
+        2
+    );
     assert_eq!(app.confirmation_mails("twice@example.org").await, 1);
     assert_eq!(app.signups_counted_today().await, 2);
 }
@@ -202,7 +212,9 @@ async fn known_addresses_keep_their_rules_inside_a_group(backend: Backend) {
         Some(&SignupOutcome::AlreadySubscribed)
     );
     assert_eq!(
-        app.subscriber_status("bounced@example.org").await.as_deref(),
+        app.subscriber_status("bounced@example.org")
+            .await
+            .as_deref(),
         Some("bounced")
     );
     assert!(
@@ -210,7 +222,10 @@ async fn known_addresses_keep_their_rules_inside_a_group(backend: Backend) {
         "{:?}",
         results[3]
     );
-    assert_eq!(app.subscriber_status("unknown-list@example.org").await, None);
+    assert_eq!(
+        app.subscriber_status("unknown-list@example.org").await,
+        None
+    );
     assert_eq!(
         results[4].as_ref().ok(),
         Some(&SignupOutcome::ConfirmationRecentlySent)
@@ -242,12 +257,10 @@ async fn concurrent_signups_are_all_committed(backend: Backend) {
     assert_eq!(app.count_rows("confirmation_tokens").await, 54);
     assert_eq!(app.count_rows("consent_events").await, 60);
     assert_eq!(
-        sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM deliveries WHERE kind = 'confirmation'"
-        )
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap(),
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM deliveries WHERE kind = 'confirmation'")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap(),
         54
     );
     assert_eq!(app.signups_counted_today().await, 54);

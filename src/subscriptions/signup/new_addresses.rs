@@ -1,7 +1,9 @@
 //! The writes of a group of signups for addresses seen for the first time,
-//! the common case: each table gets its rows in a few multi-row statements
-//! (subscribers, subscriptions, consent events, tokens, the outbox) and
-//! each newsletter's daily counter one update for the whole group. A new
+//! the common case: the subscribers in a multi-row insert, then their
+//! subscriptions, consent events, tokens and confirmation emails (one
+//! statement on PostgreSQL, one per table on SQLite, see
+//! [`rows::insert_together`]), and each newsletter's daily counter one
+//! update for the whole group. A new
 //! address needs none of the reads of a known one: it has no past, so its
 //! subscriptions are exactly the ones asked for and its confirmation email
 //! goes out now.
@@ -12,7 +14,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::writer::Prepared;
 use crate::delivery::outbox;
-use crate::store::rows;
+use crate::store::rows::{self, InsertRows, Value};
 use crate::subscriptions::store::{ConsentKind, DailyCounter, count_today_by};
 use crate::subscriptions::token::CONFIRMATION_TOKEN_LIFETIME_HOURS;
 
@@ -28,10 +30,8 @@ pub(super) async fn insert_subscribers(
     now: i64,
 ) -> Result<HashMap<String, i64>, sqlx::Error> {
     let mut ids = HashMap::with_capacity(signups.len());
-    let mut rest = signups;
-    for size in rows::chunk_sizes(conn, signups.len()) {
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
+    for chunk in rows::chunks(conn, signups) {
+        let size = chunk.len();
         let sql = format!(
             "INSERT INTO subscribers (email, email_key, name, locale, status, paused, \
              hard_bounces, created_at, updated_at, last_confirmation_sent_at) VALUES {} \
@@ -62,115 +62,77 @@ pub(super) async fn write_signups(
     signups: &[(i64, &Prepared<'_>)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    if signups.is_empty() {
-        return Ok(());
+    let expires_at = now + i64::from(CONFIRMATION_TOKEN_LIFETIME_HOURS) * 3_600_000;
+    for chunk in rows::chunks(conn, signups) {
+        let mut subscriptions = InsertRows::new(
+            "INSERT INTO subscriptions (subscriber_id, newsletter_id, status, created_at, \
+             updated_at) VALUES ",
+            "(#, #, 'pending', #, #)",
+        );
+        let mut consents = InsertRows::new(
+            "INSERT INTO consent_events (subscriber_id, kind, source, ip, user_agent, detail, \
+             at) VALUES ",
+            "(#, #, #, #, #, #, #)",
+        );
+        let mut tokens = InsertRows::new(
+            "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, \
+             expires_at) VALUES ",
+            "(#, #, #, #)",
+        );
+        let mut mails = Vec::with_capacity(chunk.len());
+        for (id, signup) in chunk {
+            let id = *id;
+            for newsletter in &signup.newsletters {
+                subscriptions.push(&[
+                    Value::Int(id),
+                    Value::Int(newsletter.id),
+                    Value::Int(now),
+                    Value::Int(now),
+                ]);
+            }
+            let client = &signup.request.client;
+            consents.push(&[
+                Value::Int(id),
+                Value::Text(ConsentKind::Signup.as_str()),
+                Value::Text(signup.request.source.as_str()),
+                Value::MaybeText(client.ip.as_deref()),
+                Value::MaybeText(client.user_agent.as_deref()),
+                Value::Text(&signup.requested_slugs),
+                Value::Int(now),
+            ]);
+            tokens.push(&[
+                Value::Text(&signup.token_hash),
+                Value::Int(id),
+                Value::Int(now),
+                Value::Int(expires_at),
+            ]);
+            mails.push(super::confirmation_mail(
+                id,
+                signup.request.email.as_str(),
+                &signup.email,
+            ));
+        }
+        let mails = outbox::one_off_rows(&mails, now);
+        rows::insert_together(conn, &[&subscriptions, &consents, &tokens, &mails]).await?;
     }
-    let subscriptions: Vec<(i64, i64)> = signups
-        .iter()
-        .flat_map(|(id, signup)| signup.newsletters.iter().map(|n| (*id, n.id)))
-        .collect();
-    insert_subscriptions(conn, &subscriptions, now).await?;
-    record_consents(conn, signups, now).await?;
-    insert_tokens(conn, signups, now).await?;
-    let mails: Vec<_> = signups
-        .iter()
-        .map(|(id, signup)| {
-            super::confirmation_mail(*id, signup.request.email.as_str(), &signup.email)
-        })
-        .collect();
-    outbox::enqueue_many(conn, &mails).await?;
     // Last, so the shared counter rows are locked for the shortest time;
     // one update per newsletter for the whole group.
     let mut per_newsletter: Vec<(i64, i64)> = Vec::new();
-    for (newsletter_id, _) in &subscriptions {
-        match per_newsletter.iter_mut().find(|(id, _)| id == newsletter_id) {
+    for newsletter_id in signups
+        .iter()
+        .flat_map(|(_, signup)| signup.newsletters.iter().map(|n| n.id))
+    {
+        match per_newsletter
+            .iter_mut()
+            .find(|(id, _)| *id == newsletter_id)
+        {
             Some((_, count)) => *count += 1,
-            None => per_newsletter.push((*newsletter_id, 1)),
+            None => per_newsletter.push((newsletter_id, 1)),
         }
     }
     per_newsletter.sort_unstable();
     for (newsletter_id, count) in per_newsletter {
         count_today_by(conn, newsletter_id, DailyCounter::Signups, count).await?;
-    }
-    Ok(())
-}
-
-async fn insert_subscriptions(
-    conn: &mut AnyConnection,
-    subscriptions: &[(i64, i64)],
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let mut rest = subscriptions;
-    for size in rows::chunk_sizes(conn, subscriptions.len()) {
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
-        let sql = format!(
-            "INSERT INTO subscriptions (subscriber_id, newsletter_id, status, created_at, \
-             updated_at) VALUES {}",
-            rows::values("(#, #, 'pending', $1, $1)", size, 2)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-        for (subscriber_id, newsletter_id) in chunk {
-            query = query.bind(subscriber_id).bind(newsletter_id);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-async fn record_consents(
-    conn: &mut AnyConnection,
-    signups: &[(i64, &Prepared<'_>)],
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let mut rest = signups;
-    for size in rows::chunk_sizes(conn, signups.len()) {
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
-        let sql = format!(
-            "INSERT INTO consent_events (subscriber_id, kind, source, ip, user_agent, detail, \
-             at) VALUES {}",
-            rows::values("(#, $2, #, #, #, #, $1)", size, 3)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now)
-            .bind(ConsentKind::Signup.as_str());
-        for (id, signup) in chunk {
-            let request = signup.request;
-            query = query
-                .bind(id)
-                .bind(request.source.as_str())
-                .bind(request.client.ip.as_deref())
-                .bind(request.client.user_agent.as_deref())
-                .bind(&signup.requested_slugs);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-async fn insert_tokens(
-    conn: &mut AnyConnection,
-    signups: &[(i64, &Prepared<'_>)],
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let expires_at = now + i64::from(CONFIRMATION_TOKEN_LIFETIME_HOURS) * 3_600_000;
-    let mut rest = signups;
-    for size in rows::chunk_sizes(conn, signups.len()) {
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
-        let sql = format!(
-            "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, \
-             expires_at) VALUES {}",
-            rows::values("(#, #, $1, $2)", size, 3)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now)
-            .bind(expires_at);
-        for (id, signup) in chunk {
-            query = query.bind(&signup.token_hash).bind(id);
-        }
-        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
