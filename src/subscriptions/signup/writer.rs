@@ -1,9 +1,8 @@
 //! Writes a group of signups in one transaction and says what each did.
 //!
 //! Everything that needs no database (choosing the newsletters, the token
-//! and its hash, the confirmation email) is done before the transaction
-//! begins, because SQLite holds its one write lock for the whole of it.
-//! Inside: the new addresses together ([`super::new_addresses`]), then each
+//! and its hash, the confirmation email) is done before the first write.
+//! Then: the new addresses together ([`super::new_addresses`]), then each
 //! known address by the full rules ([`super::known`]), then the commit. When
 //! anything fails, the group is written again one signup at a time, so a
 //! signup that cannot be written fails alone and the others are kept.
@@ -97,10 +96,13 @@ impl SignupWriter {
         &mut self,
         requests: &[SignupRequest],
     ) -> Result<Vec<Result<SignupOutcome, SignupError>>, SignupError> {
-        // Read outside the write transaction; a newsletter deleted in
-        // between fails the insert of its subscriptions, and the retry one
-        // by one then answers "unknown newsletter".
-        let all = self.store.newsletters().await?;
+        // The newsletters are read on another connection while the write
+        // transaction begins (one round trip of waiting instead of two); a
+        // newsletter deleted in between fails the insert of its
+        // subscriptions, and the retry one by one then answers "unknown
+        // newsletter".
+        let (all, tx) = tokio::join!(self.store.newsletters(), self.store.begin_write());
+        let (all, mut tx) = (all?, tx?);
         let mut results = Vec::with_capacity(requests.len());
         let mut prepared: Vec<(usize, Prepared<'_>)> = Vec::with_capacity(requests.len());
         for (index, request) in requests.iter().enumerate() {
@@ -114,6 +116,7 @@ impl SignupWriter {
             }
         }
         if prepared.is_empty() {
+            tx.rollback().await?;
             return Ok(results);
         }
         // The first signup of each address may be new; a second one in the
@@ -126,7 +129,6 @@ impl SignupWriter {
             .collect();
         firsts.sort_by(|a, b| a.email_key.cmp(&b.email_key));
 
-        let mut tx = self.store.begin_write().await?;
         let now = now_ms();
         let mut new_ids = new_addresses::insert_subscribers(&mut tx, &firsts, now).await?;
         let mut new = Vec::with_capacity(new_ids.len());
