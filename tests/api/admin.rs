@@ -108,6 +108,25 @@ impl TestApp {
         csrf_of(&self.get("/admin").await.text().await.unwrap())
     }
 
+    /// Opens a subscriber's page and presses one of its buttons
+    /// (`unsubscribe`, `erase`); returns the page as it was and the answer.
+    pub async fn subscriber_action(&self, id: i64, action: &str) -> (String, reqwest::Response) {
+        let detail = self
+            .get(&format!("/admin/subscribers/{id}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_of(&detail);
+        let answer = self
+            .admin_post(
+                &format!("/admin/subscribers/{id}/{action}"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        (detail, answer)
+    }
+
     pub async fn admin_post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.client
             .post(self.url(path))
@@ -807,20 +826,8 @@ async fn subscribers_are_searched_paged_unsubscribed_and_erased(backend: Backend
     assert_eq!(subscriber_links(&filtered), 1);
 
     let id = ids[1];
-    let detail = app
-        .get(&format!("/admin/subscribers/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let (detail, left) = app.subscriber_action(id, "unsubscribe").await;
     assert!(detail.contains("reader01@example.net") && detail.contains("Consent record"));
-    let csrf = csrf_of(&detail);
-    let left = app
-        .admin_post(
-            &format!("/admin/subscribers/{id}/unsubscribe"),
-            &[("csrf", &csrf)],
-        )
-        .await;
     assert_eq!(left.status(), StatusCode::SEE_OTHER);
     let status: String = sqlx::query_scalar("SELECT status FROM subscribers WHERE id = $1")
         .bind(id)
@@ -829,12 +836,7 @@ async fn subscribers_are_searched_paged_unsubscribed_and_erased(backend: Backend
         .unwrap();
     assert_eq!(status, "unsubscribed");
 
-    let erased = app
-        .admin_post(
-            &format!("/admin/subscribers/{id}/erase"),
-            &[("csrf", &csrf)],
-        )
-        .await;
+    let (_, erased) = app.subscriber_action(id, "erase").await;
     assert_eq!(erased.status(), StatusCode::SEE_OTHER);
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE id = $1")
         .bind(id)

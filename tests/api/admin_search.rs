@@ -243,19 +243,7 @@ async fn rare_fragment_is_on_the_first_page_and_short_ones_page_on(backend: Back
     // The index follows the table: an erased address is no longer found,
     // a new one is.
     let id = SCAN_WINDOW + 20_000;
-    let detail = app
-        .get(&format!("/admin/subscribers/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = crate::admin::csrf_of(&detail);
-    let erased = app
-        .admin_post(
-            &format!("/admin/subscribers/{id}/erase"),
-            &[("csrf", &csrf)],
-        )
-        .await;
+    let (_, erased) = app.subscriber_action(id, "erase").await;
     assert_eq!(erased.status(), StatusCode::SEE_OTHER);
     let gone = app
         .get("/admin/subscribers?q=rare.one")
