@@ -12,7 +12,7 @@ use super::store::{ISSUE_COLUMNS, Issue};
 use super::{IssueError, IssueStatus};
 use crate::newsletters::Newsletter;
 use crate::newsletters::settings::Tags;
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError, escape_like, now_ms};
 use crate::stories::Story;
 use crate::stories::clean::truncate;
 use crate::stories::store::STORY_COLUMNS;
@@ -217,27 +217,4 @@ async fn select_stories(
     }
     let rows = query.fetch_all(conn).await?;
     rows.iter().map(Story::from_row).collect()
-}
-
-/// Escapes LIKE's wildcards so a tag matches only itself.
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_wildcards_are_escaped() {
-        assert_eq!(escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
-    }
 }

@@ -24,7 +24,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{Backend, Store, StoreError, escape_like};
 
 pub const SUBSCRIBER_STATUSES: [&str; 4] = ["pending", "active", "unsubscribed", "bounced"];
 
@@ -127,13 +127,6 @@ fn has_trigram(fragment: &str) -> bool {
         }
     }
     false
-}
-
-/// `%` and `_` typed in a search are meant literally (`LIKE … ESCAPE '\\'`).
-pub fn escape_like(raw: &str) -> String {
-    raw.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// SQL text with its arguments, numbered as they are added.
@@ -341,7 +334,8 @@ async fn last_id(store: &Store, filter: &SubscriberFilter) -> Result<i64, StoreE
 
 #[cfg(test)]
 mod tests {
-    use super::{escape_like, has_trigram};
+    use super::has_trigram;
+    use crate::store::escape_like;
 
     #[test]
     fn a_trigram_is_three_characters_that_are_not_wildcards() {

@@ -6,11 +6,11 @@ use sqlx::Row;
 
 use crate::issues::Issue;
 use crate::issues::store::ISSUE_COLUMNS;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, escape_like};
 use crate::stories::Story;
 use crate::stories::store::STORY_COLUMNS;
 pub use crate::subscriptions::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
-use crate::subscriptions::search::{escape_like, filtered_rows};
+use crate::subscriptions::search::filtered_rows;
 
 pub const DAY_MS: i64 = 86_400_000;
 
