@@ -106,3 +106,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/settings/mail-check", web::post().to(settings::mail_check)),
     );
 }
+
+/// Tags typed in a form field as "a, b, c": trimmed, empty ones dropped.
+fn tag_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
+}

@@ -126,14 +126,7 @@ impl NewsletterForm {
             description: Some(self.description.clone()),
             locale: Some(self.locale.clone()).filter(|l| !l.is_empty()),
             max_stories,
-            tags: Some(
-                self.tags
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(String::from)
-                    .collect(),
-            ),
+            tags: Some(super::tag_list(&self.tags)),
             review_before_send: Some(self.review_before_send.is_some()),
             skip_when_empty: Some(self.skip_when_empty.is_some()),
             schedule: Some((!schedule.is_empty()).then(|| schedule.to_string())),

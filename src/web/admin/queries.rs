@@ -9,8 +9,8 @@ use crate::issues::store::ISSUE_COLUMNS;
 use crate::store::{Store, StoreError, escape_like};
 use crate::stories::Story;
 use crate::stories::store::STORY_COLUMNS;
-pub use crate::subscriptions::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
 use crate::subscriptions::search::filtered_rows;
+pub use crate::subscriptions::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
 
 pub const DAY_MS: i64 = 86_400_000;
 

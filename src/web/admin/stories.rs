@@ -113,14 +113,7 @@ impl StoryForm {
             image_url: present(&self.image_url),
             author: present(&self.author),
             published_at,
-            tags: Some(
-                self.tags
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(String::from)
-                    .collect(),
-            ),
+            tags: Some(super::tag_list(&self.tags)),
             ..StoryInput::default()
         };
         NewStory::parse(input).map_err(|invalid| AdminError::BadForm(invalid.to_string()))
