@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::search::{SubscriberFilter, filtered_rows};
+use super::search::{Page, SubscriberFilter, filtered_rows};
 use crate::store::{Store, StoreError};
 
 /// The first line of every export.
@@ -25,11 +25,7 @@ pub struct ExportLine {
 }
 
 /// A batch of the export, and where the next one starts (`None`: done).
-#[derive(Debug)]
-pub struct ExportBatch {
-    pub lines: Vec<ExportLine>,
-    pub next_after: Option<i64>,
-}
+pub type ExportBatch = Page<ExportLine>;
 
 pub async fn export_batch(
     store: &Store,
@@ -37,28 +33,23 @@ pub async fn export_batch(
     after: i64,
     limit: i64,
 ) -> Result<ExportBatch, StoreError> {
-    let page = filtered_rows(
+    filtered_rows(
         store,
         "s.id, s.email, s.name, s.status, s.created_at, s.confirmed_at",
         filter,
         after,
         limit,
     )
-    .await?;
-    let mut lines = Vec::new();
-    for row in &page.rows {
-        lines.push(ExportLine {
+    .await?
+    .read(|row| {
+        Ok(ExportLine {
             id: row.try_get("id")?,
             email: row.try_get("email")?,
             name: row.try_get("name")?,
             status: row.try_get("status")?,
             created_at: row.try_get("created_at")?,
             confirmed_at: row.try_get("confirmed_at")?,
-        });
-    }
-    Ok(ExportBatch {
-        lines,
-        next_after: page.next_after,
+        })
     })
 }
 

@@ -55,6 +55,25 @@ pub struct FilteredRows {
     pub next_after: Option<i64>,
 }
 
+/// [`FilteredRows`] read into the caller's own lines.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub lines: Vec<T>,
+    pub next_after: Option<i64>,
+}
+
+impl FilteredRows {
+    pub fn read<T>(
+        self,
+        line: impl Fn(&AnyRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Page<T>, StoreError> {
+        Ok(Page {
+            lines: self.rows.iter().map(line).collect::<Result<_, _>>()?,
+            next_after: self.next_after,
+        })
+    }
+}
+
 /// `columns` (of `subscribers s`) of the subscribers matching `filter` with
 /// an id after `after`, in id order, at most `limit` of them.
 pub async fn filtered_rows(

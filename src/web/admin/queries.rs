@@ -9,7 +9,7 @@ use crate::issues::store::ISSUE_COLUMNS;
 use crate::store::{Store, StoreError, escape_like};
 use crate::stories::Story;
 use crate::stories::store::STORY_COLUMNS;
-use crate::subscriptions::search::filtered_rows;
+use crate::subscriptions::search::{Page, filtered_rows};
 pub use crate::subscriptions::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
 
 pub const DAY_MS: i64 = 86_400_000;
@@ -111,11 +111,7 @@ pub async fn search_stories(
 
 /// A page of the subscribers list, and where the next page starts when a
 /// short fragment's search stopped at the end of its window.
-#[derive(Debug, Clone)]
-pub struct SubscriberPage {
-    pub lines: Vec<SubscriberLine>,
-    pub next_after: Option<i64>,
-}
+pub type SubscriberPage = Page<SubscriberLine>;
 
 /// A page of subscribers after id `after` (keyset: the page costs the same
 /// at the end of a million rows as at the start), filtered by an address
@@ -126,26 +122,21 @@ pub async fn subscribers_page(
     after: i64,
     limit: i64,
 ) -> Result<SubscriberPage, StoreError> {
-    let page = filtered_rows(
+    filtered_rows(
         store,
         "s.id, s.email, s.status, s.created_at",
         filter,
         after,
         limit,
     )
-    .await?;
-    let mut lines = Vec::new();
-    for row in &page.rows {
-        lines.push(SubscriberLine {
+    .await?
+    .read(|row| {
+        Ok(SubscriberLine {
             id: row.try_get("id")?,
             email: row.try_get("email")?,
             status: row.try_get("status")?,
             created_at: row.try_get("created_at")?,
-        });
-    }
-    Ok(SubscriberPage {
-        lines,
-        next_after: page.next_after,
+        })
     })
 }
 
