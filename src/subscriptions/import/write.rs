@@ -6,7 +6,9 @@
 //! The pending path writes what a signup writes (see `signup::sign_up`),
 //! but inside the batch's transaction instead of one of its own.
 
-use email_templates::{Confirmation, Locale, RenderedEmail};
+use email_templates::{
+    Confirmation, ConfirmationLayout, ConfirmationTemplate, Locale, RenderedEmail,
+};
 use sqlx::AnyConnection;
 
 use super::{ImportRow, RejectReason, Rejection, jobs};
@@ -17,11 +19,6 @@ use crate::subscriptions::store::{
     self as sql, ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber,
 };
 use crate::subscriptions::token::{CONFIRMATION_TOKEN_LIFETIME_HOURS, ConfirmationToken};
-
-/// Stands for the token in the confirmation email rendered once for every
-/// row without a name; letters only, so neither the HTML escaping nor the
-/// CSS inliner changes it.
-const TOKEN_PLACEHOLDER: &str = "gazetteimporttokenplaceholder";
 
 #[derive(Debug, Default)]
 pub(super) struct BatchOutcome {
@@ -43,21 +40,32 @@ pub(super) struct RowWriter<'a> {
     newsletter: &'a Newsletter,
     locale: Locale,
     newsletter_names: Vec<String>,
-    /// The confirmation email without a name, rendered once.
-    nameless: RenderedEmail,
+    /// The confirmation email rendered once (CSS inlined once), filled in
+    /// per row with its name and link; `None` if it failed to render, and
+    /// then each email is rendered whole.
+    confirmation: Option<ConfirmationTemplate>,
 }
 
 impl<'a> RowWriter<'a> {
     pub fn new(mailer: &'a Mailer<'a>, newsletter: &'a Newsletter) -> RowWriter<'a> {
         let locale = newsletter.locale.parse().unwrap_or(Locale::En);
         let newsletter_names = vec![newsletter.name.clone()];
-        let nameless = render(mailer, locale, None, &newsletter_names, TOKEN_PLACEHOLDER);
+        let confirmation = mailer
+            .templates
+            .confirmation_template(&ConfirmationLayout {
+                site: &mailer.site,
+                locale,
+                newsletter_names: &newsletter_names,
+                expires_hours: CONFIRMATION_TOKEN_LIFETIME_HOURS,
+            })
+            .inspect_err(|error| tracing::error!(%error, "confirmation template failed to render"))
+            .ok();
         RowWriter {
             mailer,
             newsletter,
             locale,
             newsletter_names,
-            nameless,
+            confirmation,
         }
     }
 
@@ -199,22 +207,16 @@ impl<'a> RowWriter<'a> {
             CONFIRMATION_TOKEN_LIFETIME_HOURS,
         )
         .await?;
-        let email = match name.or(subscriber.name.as_deref()) {
-            None => RenderedEmail {
-                subject: self.nameless.subject.clone(),
-                html: self
-                    .nameless
-                    .html
-                    .replace(TOKEN_PLACEHOLDER, token.as_str()),
-                text: self
-                    .nameless
-                    .text
-                    .replace(TOKEN_PLACEHOLDER, token.as_str()),
-            },
-            Some(name) => render(
+        let name = name.or(subscriber.name.as_deref());
+        let email = match &self.confirmation {
+            Some(template) => template.personalise(
+                name,
+                &format!("{}/confirm?token={}", self.mailer.base_url, token.as_str()),
+            ),
+            None => render(
                 self.mailer,
                 self.locale,
-                Some(name),
+                name,
                 &self.newsletter_names,
                 token.as_str(),
             ),
