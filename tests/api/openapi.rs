@@ -195,6 +195,12 @@ async fn real_answers_match_their_schemas(backend: Backend) {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert_conforms(&doc, "post", "/api/newsletters", &created);
+    // An hour old, so the story below (a minute old) is inside its first
+    // issue's window whatever the clock's resolution.
+    sqlx::query("UPDATE newsletters SET created_at = created_at - 3600000 WHERE slug = 'daily'")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
     let taken = editor
         .post(
             "/api/newsletters",
@@ -224,7 +230,7 @@ async fn real_answers_match_their_schemas(backend: Backend) {
             "/api/stories",
             &json!({"url": "https://news.example.org/a", "title": "A",
                     "summary": "<b>bold</b>", "tags": ["world"],
-                    "published_at": chrono::Utc::now().to_rfc3339()}),
+                    "published_at": (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339()}),
         )
         .await;
     assert_eq!(story.status, 201, "{}", story.body);
