@@ -118,7 +118,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Subscribers { command } => match command_store(&settings).await {
-            Ok(store) => crate::subscriptions::cli::run(&store, &settings, command).await,
+            Ok(store) => crate::subscriptions::cli::run(&store, command).await,
             Err(error) => Err(error),
         },
         Command::User { command } => match command_store(&settings).await {

@@ -95,7 +95,7 @@ impl Application {
             mail_waker.clone(),
             Arc::new(SystemClock),
         );
-        let signups = signup_queue(&store, &templates, &settings, &mail_waker);
+        let signups = signup_queue(&store, &mail_waker);
         let state = AppState {
             settings,
             store: store.clone(),
@@ -197,33 +197,18 @@ impl Application {
     }
 }
 
-/// The key for signed links: `server.secret_key` when set, else the one
-/// generated and kept in the database.
 /// Signup writers: one on SQLite (one writer at a time is all it takes);
 /// two on PostgreSQL, so one group is written while the other commits.
-fn signup_queue(
-    store: &Store,
-    templates: &Arc<email_templates::Templates>,
-    settings: &Settings,
-    waker: &MailWaker,
-) -> SignupQueue {
-    let writer = SignupWriter::new(
-        store.clone(),
-        templates.clone(),
-        email_templates::Site {
-            name: settings.site.name.clone(),
-            base_url: settings.base_url().to_string(),
-            postal_address: settings.site.postal_address.clone(),
-        },
-        settings.base_url(),
-    );
+fn signup_queue(store: &Store, waker: &MailWaker) -> SignupQueue {
     let writers = match store.backend() {
         Backend::Sqlite => 1,
         Backend::Postgres => 2,
     };
-    SignupQueue::start(writer, waker.clone(), writers)
+    SignupQueue::start(SignupWriter::new(store.clone()), waker.clone(), writers)
 }
 
+/// The key for signed links: `server.secret_key` when set, else the one
+/// generated and kept in the database.
 async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, StoreError> {
     use secrecy::ExposeSecret;
     match &settings.server.secret_key {

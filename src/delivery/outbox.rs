@@ -30,54 +30,62 @@ impl MailKind {
     }
 }
 
-/// A message rendered in full when it is enqueued (everything but digests,
-/// which are rendered from their issue at send time).
+/// A message for one recipient (everything but digests, which are
+/// rendered from their issue at send time).
 #[derive(Debug, Clone)]
 pub struct OneOffMail<'a> {
     pub kind: MailKind,
     pub subscriber_id: Option<i64>,
     pub recipient: &'a str,
-    pub subject: &'a str,
-    pub html: &'a str,
-    pub text: &'a str,
+    pub body: MailBody<'a>,
 }
+
+#[derive(Debug, Clone, Copy)]
+pub enum MailBody<'a> {
+    /// Rendered in full when enqueued.
+    Rendered {
+        subject: &'a str,
+        html: &'a str,
+        text: &'a str,
+    },
+    /// Rendered by the sender from this record (a confirmation's
+    /// `ConfirmationData` in JSON): a small row for the commonest mail.
+    Data(&'a str),
+}
+
+const INSERT_ONE_OFF: &str = "INSERT INTO deliveries (kind, subscriber_id, recipient, subject, \
+     html_body, text_body, template_data, status, attempts, next_attempt_at, created_at) VALUES ";
+const ONE_OFF_ROW: &str = "(#, #, #, #, #, #, #, 'pending', 0, #, #)";
 
 /// Adds one message to the outbox inside the caller's transaction; returns
 /// its delivery id.
 pub async fn enqueue(conn: &mut AnyConnection, mail: &OneOffMail<'_>) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
-    sqlx::query_scalar(
-        "INSERT INTO deliveries (kind, subscriber_id, recipient, subject, html_body, text_body, \
-         status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) RETURNING id",
-    )
-    .bind(mail.kind.as_str())
-    .bind(mail.subscriber_id)
-    .bind(mail.recipient)
-    .bind(mail.subject)
-    .bind(mail.html)
-    .bind(mail.text)
-    .bind(now)
-    .fetch_one(conn)
-    .await
+    one_off_rows(std::slice::from_ref(mail), now_ms())
+        .insert_returning_id(conn)
+        .await
 }
 
 /// The outbox rows of many messages, to be written with other rows of the
 /// same transaction by [`rows::insert_together`] (a group of signups).
 pub fn one_off_rows<'a>(mails: &[OneOffMail<'a>], now: i64) -> rows::InsertRows<'a> {
-    let mut rows = rows::InsertRows::new(
-        "INSERT INTO deliveries (kind, subscriber_id, recipient, subject, html_body, text_body, \
-         status, attempts, next_attempt_at, created_at) VALUES ",
-        "(#, #, #, #, #, #, 'pending', 0, #, #)",
-    );
+    let mut rows = rows::InsertRows::new(INSERT_ONE_OFF, ONE_OFF_ROW);
     for mail in mails {
+        let (subject, html, text, data) = match mail.body {
+            MailBody::Rendered {
+                subject,
+                html,
+                text,
+            } => (Some(subject), Some(html), Some(text), None),
+            MailBody::Data(data) => (None, None, None, Some(data)),
+        };
         rows.push(&[
             Value::Text(mail.kind.as_str()),
             Value::MaybeInt(mail.subscriber_id),
             Value::Text(mail.recipient),
-            Value::Text(mail.subject),
-            Value::Text(mail.html),
-            Value::Text(mail.text),
+            Value::MaybeText(subject),
+            Value::MaybeText(html),
+            Value::MaybeText(text),
+            Value::MaybeText(data),
             Value::Int(now),
             Value::Int(now),
         ]);

@@ -25,6 +25,9 @@ pub struct ClaimedDelivery {
     pub subject: Option<String>,
     pub html_body: Option<String>,
     pub text_body: Option<String>,
+    /// What the sender renders the message from, when it was not stored
+    /// rendered (confirmations).
+    pub template_data: Option<String>,
     /// Attempts before this one.
     pub attempts: i64,
     /// For digest rows: the subscriber's name and whether they still want
@@ -44,6 +47,7 @@ impl ClaimedDelivery {
             subject: row.try_get("subject")?,
             html_body: row.try_get("html_body")?,
             text_body: row.try_get("text_body")?,
+            template_data: row.try_get("template_data")?,
             attempts: row.try_get("attempts")?,
             subscriber_name: None,
             still_subscribed: true,
@@ -98,8 +102,8 @@ pub struct DeliveryProgress {
     pub retrying: i64,
 }
 
-const CLAIMED_COLUMNS: &str =
-    "id, kind, issue_id, subscriber_id, recipient, subject, html_body, text_body, attempts";
+const CLAIMED_COLUMNS: &str = "id, kind, issue_id, subscriber_id, recipient, subject, html_body, \
+     text_body, template_data, attempts";
 
 fn placeholders(from: usize, count: usize) -> String {
     (from..from + count)
@@ -368,11 +372,12 @@ async fn mark_sent<'c, E>(executor: E, ids: &[i64], now: i64) -> Result<(), Stor
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    // the bodies of one-off mail hold tokens (confirmation links): they
-    // must not outlive the send
+    // the bodies and data of one-off mail hold tokens (confirmation
+    // links): they must not outlive the send
     let sql = format!(
         "UPDATE deliveries SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
-         lease_until = NULL, html_body = NULL, text_body = NULL, last_error = NULL \
+         lease_until = NULL, html_body = NULL, text_body = NULL, template_data = NULL, \
+         last_error = NULL \
          WHERE id IN ({})",
         placeholders(2, ids.len())
     );
@@ -387,7 +392,7 @@ where
 async fn fail(conn: &mut sqlx::AnyConnection, id: i64, error: &str) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = $1, \
-         lease_until = NULL, html_body = NULL, text_body = NULL \
+         lease_until = NULL, html_body = NULL, text_body = NULL, template_data = NULL \
          WHERE id = $2 AND status = 'sending'",
     )
     .bind(error)

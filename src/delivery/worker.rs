@@ -44,6 +44,7 @@ use crate::config::Settings;
 use crate::issues::prepare::{PrepareError, PreparedIssue, prepare_issue};
 use crate::links::LinkSigner;
 use crate::store::{Store, StoreError, now_ms};
+use crate::subscriptions::signup::{ConfirmationData, ConfirmationMails};
 use crate::telemetry::mask_email;
 use crate::web::AppState;
 
@@ -73,6 +74,7 @@ struct Engine {
     store: Store,
     settings: Arc<Settings>,
     templates: Arc<Templates>,
+    confirmations: ConfirmationMails,
     links: LinkSigner,
     transport: Transport,
     sender: Sender,
@@ -110,6 +112,11 @@ pub fn start(
         store: state.store.clone(),
         settings: settings.clone(),
         templates: state.templates.clone(),
+        confirmations: ConfirmationMails::new(
+            state.templates.clone(),
+            crate::issues::render::site(&settings),
+            settings.base_url().to_string(),
+        ),
         links: state.links.clone(),
         transport,
         sender,
@@ -425,18 +432,40 @@ impl Engine {
                     },
                 )
             }
-            None => message::compose(
-                &self.sender,
-                Outgoing {
-                    recipient: &row.recipient,
-                    subject: row.subject.as_deref().unwrap_or_default(),
-                    html_qp: message::encode_part(row.html_body.as_deref().unwrap_or_default()),
-                    text_qp: message::encode_part(row.text_body.as_deref().unwrap_or_default()),
-                    sender_name: None,
-                    reply_to: None,
-                    list: None,
-                },
-            ),
+            None => {
+                let rendered;
+                let (subject, html, text) = match row.template_data.as_deref() {
+                    Some(data) => match ConfirmationData::from_json(data) {
+                        Ok(data) => {
+                            rendered = self.confirmations.render(&data);
+                            (&*rendered.subject, &*rendered.html, &*rendered.text)
+                        }
+                        Err(error) => {
+                            return Outcome::Failed {
+                                id: row.id,
+                                error: format!("unreadable confirmation data: {error}"),
+                            };
+                        }
+                    },
+                    None => (
+                        row.subject.as_deref().unwrap_or_default(),
+                        row.html_body.as_deref().unwrap_or_default(),
+                        row.text_body.as_deref().unwrap_or_default(),
+                    ),
+                };
+                message::compose(
+                    &self.sender,
+                    Outgoing {
+                        recipient: &row.recipient,
+                        subject,
+                        html_qp: message::encode_part(html),
+                        text_qp: message::encode_part(text),
+                        sender_name: None,
+                        reply_to: None,
+                        list: None,
+                    },
+                )
+            }
         };
         let composed = match composed {
             Ok(composed) => composed,

@@ -13,7 +13,7 @@ use email_templates::Templates;
 use super::store::{ISSUE_COLUMNS, Issue};
 use super::{IssueError, IssueStatus, render};
 use crate::config::Settings;
-use crate::delivery::outbox::{self, MailKind, MailWaker, OneOffMail};
+use crate::delivery::outbox::{self, MailBody, MailKind, MailWaker, OneOffMail};
 use crate::links::LinkSigner;
 use crate::newsletters::settings::is_plausible_address;
 use crate::store::{Store, now_ms};
@@ -171,9 +171,11 @@ pub async fn send_test(
             kind: MailKind::Test,
             subscriber_id: None,
             recipient: address,
-            subject: &email.subject,
-            html: &email.html,
-            text: &email.text,
+            body: MailBody::Rendered {
+                subject: &email.subject,
+                html: &email.html,
+                text: &email.text,
+            },
         },
     )
     .await?;

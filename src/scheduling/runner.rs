@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Schedule;
 use crate::config::Settings;
-use crate::delivery::outbox::{self, MailKind, MailWaker, OneOffMail};
+use crate::delivery::outbox::{self, MailBody, MailKind, MailWaker, OneOffMail};
 use crate::issues::build::{BuildOutcome, build_issue};
 use crate::issues::send::send_issue;
 use crate::issues::timing::{next_due, send_due_issues};
@@ -383,9 +383,11 @@ impl Scheduler {
                     kind: MailKind::Notice,
                     subscriber_id: None,
                     recipient: editor,
-                    subject: &notice.subject,
-                    html: &notice.html,
-                    text: &notice.text,
+                    body: MailBody::Rendered {
+                        subject: &notice.subject,
+                        html: &notice.html,
+                        text: &notice.text,
+                    },
                 },
             )
             .await?;

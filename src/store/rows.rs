@@ -102,6 +102,17 @@ impl<'a> InsertRows<'a> {
         self.values.len().checked_div(self.width).unwrap_or(0)
     }
 
+    /// Inserts the rows and returns the id of the first (for one row: its
+    /// id).
+    pub async fn insert_returning_id(&self, conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+        let sql = format!("{} RETURNING id", self.statement(1));
+        let row = self
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .fetch_one(conn)
+            .await?;
+        sqlx::Row::try_get(&row, "id")
+    }
+
     fn statement(&self, first: usize) -> String {
         format!("{}{}", self.head, values(self.row, self.rows(), first))
     }

@@ -12,9 +12,7 @@ use clap::Subcommand;
 use super::export::{self, EXPORT_BATCH};
 use super::import::{self, ImportProgress, ImportReport, MAX_IMPORT_BYTES};
 use super::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
-use super::signup::Mailer;
 use crate::cli::BadInput;
-use crate::config::Settings;
 use crate::newsletters::{NewsletterError, find_newsletter};
 use crate::store::{Store, now_ms};
 
@@ -39,14 +37,10 @@ pub enum SubscribersCommand {
     },
 }
 
-pub async fn run(
-    store: &Store,
-    settings: &Settings,
-    command: SubscribersCommand,
-) -> anyhow::Result<()> {
+pub async fn run(store: &Store, command: SubscribersCommand) -> anyhow::Result<()> {
     match command {
         SubscribersCommand::Import { file, newsletter } => {
-            import_file(store, settings, &file, &newsletter).await
+            import_file(store, &file, &newsletter).await
         }
         SubscribersCommand::Export { newsletter, status } => {
             export_all(store, newsletter.as_deref(), status.as_deref()).await
@@ -64,12 +58,7 @@ async fn newsletter_id(
     })
 }
 
-async fn import_file(
-    store: &Store,
-    settings: &Settings,
-    file: &std::path::Path,
-    slug: &str,
-) -> anyhow::Result<()> {
+async fn import_file(store: &Store, file: &std::path::Path, slug: &str) -> anyhow::Result<()> {
     let newsletter = newsletter_id(store, slug).await?;
     let shown = file.display().to_string();
     let size = std::fs::metadata(file)
@@ -86,12 +75,6 @@ async fn import_file(
     let parsed = tokio::task::spawn_blocking(move || import::parse_import(&bytes, now_ms()))
         .await?
         .map_err(|refused| BadInput(format!("{shown}: {refused}")))?;
-    let templates = crate::templates::load(settings.templates.dir.as_deref())?;
-    let mailer = Mailer {
-        templates: &templates,
-        site: crate::issues::render::site(settings),
-        base_url: settings.base_url(),
-    };
     let file_name = file
         .file_name()
         .map_or_else(|| shown.clone(), |n| n.to_string_lossy().to_string());
@@ -109,7 +92,7 @@ async fn import_file(
         parsed.total_rows, newsletter.slug
     );
     let mut last_tenth = 0;
-    let report = import::run_import(store, &mailer, &newsletter, parsed, job_id, |p| {
+    let report = import::run_import(store, &newsletter, parsed, job_id, |p| {
         print_progress(p, &mut last_tenth)
     })
     .await?;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use gazette::config::{DkimSettings, MailTransportKind, Settings, SmtpTls};
 use gazette::delivery::dkim::DkimSigner;
-use gazette::delivery::outbox::{MailKind, OneOffMail, enqueue};
+use gazette::delivery::outbox::{MailBody, MailKind, OneOffMail, enqueue};
 use gazette::startup::Application;
 use gazette::store::{Store, now_ms};
 use sqlx::Row;
@@ -62,9 +62,11 @@ impl TestApp {
                 kind: MailKind::Confirmation,
                 subscriber_id,
                 recipient,
-                subject: "Please confirm",
-                html: "<p>Click <a href=\"https://x.org/confirm?token=secret\">here</a></p>",
-                text: "Open https://x.org/confirm?token=secret",
+                body: MailBody::Rendered {
+                    subject: "Please confirm",
+                    html: "<p>Click <a href=\"https://x.org/confirm?token=secret\">here</a></p>",
+                    text: "Open https://x.org/confirm?token=secret",
+                },
             },
         )
         .await

@@ -5,9 +5,6 @@
 //! own rules inside the group. On SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use email_templates::{Site, Templates};
 use gazette::subscriptions::signup::{SignupError, SignupOutcome, SignupWriter};
 use gazette::subscriptions::{
     ClientMeta, ConsentSource, NewsletterSlug, SignupRequest, SubscriberEmail, SubscriberName,
@@ -30,16 +27,7 @@ fn request(email: &str, name: Option<&str>, newsletters: &[&str]) -> SignupReque
 }
 
 fn writer(app: &TestApp) -> SignupWriter {
-    SignupWriter::new(
-        app.store.clone(),
-        Arc::new(Templates::builtin()),
-        Site {
-            name: "Test site".into(),
-            base_url: app.address.clone(),
-            postal_address: "1 Test Street".into(),
-        },
-        &app.address,
-    )
+    SignupWriter::new(app.store.clone())
 }
 
 impl TestApp {
@@ -133,9 +121,7 @@ async fn a_refused_signup_fails_alone_and_leaves_nothing(backend: Backend) {
     assert_eq!(app.count_rows("confirmation_tokens").await, 3);
     assert_eq!(app.signups_counted_today().await, 3);
     // the email greets by name and links a token that confirms
-    let html = app
-        .newest_mail_part("first@example.org", "html_body", "text/html")
-        .await;
+    let html = app.newest_mail_part("first@example.org", "text/html").await;
     assert!(html.contains("First"), "{html}");
     assert_eq!(app.confirm("first@example.org").await.status(), 200);
     assert_eq!(

@@ -31,7 +31,6 @@ pub use parse::{ImportRefused, ImportRow, ParsedImport, parse_import};
 
 use crate::newsletters::Newsletter;
 use crate::store::{Store, StoreError};
-use crate::subscriptions::signup::Mailer;
 
 /// The largest file accepted (the admin's upload limit too).
 pub const MAX_IMPORT_BYTES: usize = 20 * 1024 * 1024;
@@ -167,13 +166,12 @@ pub struct ImportProgress {
 /// workers (or, from the CLI, leaves the mail to the server).
 pub async fn run_import(
     store: &Store,
-    mailer: &Mailer<'_>,
     newsletter: &Newsletter,
     parsed: ParsedImport,
     job_id: i64,
     mut on_batch: impl FnMut(ImportProgress),
 ) -> Result<ImportReport, StoreError> {
-    let outcome = write_all(store, mailer, newsletter, parsed, job_id, &mut on_batch).await;
+    let outcome = write_all(store, newsletter, parsed, job_id, &mut on_batch).await;
     match &outcome {
         Ok(report) => jobs::finish_job(store, job_id, report).await?,
         Err(error) => {
@@ -186,7 +184,6 @@ pub async fn run_import(
 
 async fn write_all(
     store: &Store,
-    mailer: &Mailer<'_>,
     newsletter: &Newsletter,
     parsed: ParsedImport,
     job_id: i64,
@@ -217,7 +214,7 @@ async fn write_all(
         });
         processed += 1;
     }
-    let writer = write::RowWriter::new(mailer, newsletter);
+    let writer = write::RowWriter::new(newsletter);
     for batch in rows.chunks(BATCH_ROWS) {
         let outcome = writer.write_batch(store, batch, job_id, processed).await?;
         processed += batch.len() as u64;

@@ -6,15 +6,13 @@
 //! The pending path writes what a signup writes (see `signup::sign_up`),
 //! but inside the batch's transaction instead of one of its own.
 
-use email_templates::{
-    Confirmation, ConfirmationLayout, ConfirmationTemplate, Locale, RenderedEmail,
-};
+use email_templates::Locale;
 use sqlx::AnyConnection;
 
 use super::{ImportRow, RejectReason, Rejection, jobs};
 use crate::newsletters::Newsletter;
 use crate::store::{Store, StoreError, now_ms};
-use crate::subscriptions::signup::{Mailer, queue_confirmation};
+use crate::subscriptions::signup::{ConfirmationData, queue_confirmation};
 use crate::subscriptions::store::{
     self as sql, ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber,
 };
@@ -36,36 +34,17 @@ enum RowOutcome {
 }
 
 pub(super) struct RowWriter<'a> {
-    mailer: &'a Mailer<'a>,
     newsletter: &'a Newsletter,
     locale: Locale,
     newsletter_names: Vec<String>,
-    /// The confirmation email rendered once (CSS inlined once), filled in
-    /// per row with its name and link; `None` if it failed to render, and
-    /// then each email is rendered whole.
-    confirmation: Option<ConfirmationTemplate>,
 }
 
 impl<'a> RowWriter<'a> {
-    pub fn new(mailer: &'a Mailer<'a>, newsletter: &'a Newsletter) -> RowWriter<'a> {
-        let locale = newsletter.locale.parse().unwrap_or(Locale::En);
-        let newsletter_names = vec![newsletter.name.clone()];
-        let confirmation = mailer
-            .templates
-            .confirmation_template(&ConfirmationLayout {
-                site: &mailer.site,
-                locale,
-                newsletter_names: &newsletter_names,
-                expires_hours: CONFIRMATION_TOKEN_LIFETIME_HOURS,
-            })
-            .inspect_err(|error| tracing::error!(%error, "confirmation template failed to render"))
-            .ok();
+    pub fn new(newsletter: &'a Newsletter) -> RowWriter<'a> {
         RowWriter {
-            mailer,
             newsletter,
-            locale,
-            newsletter_names,
-            confirmation,
+            locale: newsletter.locale.parse().unwrap_or(Locale::En),
+            newsletter_names: vec![newsletter.name.clone()],
         }
     }
 
@@ -208,19 +187,7 @@ impl<'a> RowWriter<'a> {
         )
         .await?;
         let name = name.or(subscriber.name.as_deref());
-        let email = match &self.confirmation {
-            Some(template) => template.personalise(
-                name,
-                &format!("{}/confirm?token={}", self.mailer.base_url, token.as_str()),
-            ),
-            None => render(
-                self.mailer,
-                self.locale,
-                name,
-                &self.newsletter_names,
-                token.as_str(),
-            ),
-        };
+        let email = ConfirmationData::new(&token, self.locale, &self.newsletter_names, name);
         queue_confirmation(conn, subscriber.id, &subscriber.email, &email).await?;
         sql::count_today(conn, self.newsletter.id, DailyCounter::Signups).await?;
         Ok(())
@@ -242,22 +209,4 @@ async fn record(
         Some(detail),
     )
     .await
-}
-
-fn render(
-    mailer: &Mailer<'_>,
-    locale: Locale,
-    name: Option<&str>,
-    newsletter_names: &[String],
-    token: &str,
-) -> RenderedEmail {
-    let confirm_url = format!("{}/confirm?token={token}", mailer.base_url);
-    mailer.templates.confirmation(&Confirmation {
-        site: &mailer.site,
-        locale,
-        name,
-        newsletter_names,
-        confirm_url: &confirm_url,
-        expires_hours: CONFIRMATION_TOKEN_LIFETIME_HOURS,
-    })
 }

@@ -4,7 +4,6 @@
 
 use sqlx::{AnyConnection, Connection};
 
-use super::mails::ConfirmationMails;
 use super::writer::Prepared;
 use super::{CONFIRMATION_RESEND_INTERVAL_MS, SignupError, SignupOutcome, queue_confirmation};
 use crate::store::now_ms;
@@ -16,7 +15,6 @@ use crate::subscriptions::token::CONFIRMATION_TOKEN_LIFETIME_HOURS;
 /// keeps exactly what signing up one at a time would have kept.
 pub(super) async fn sign_up(
     conn: &mut AnyConnection,
-    mails: &mut ConfirmationMails,
     signup: &Prepared<'_>,
 ) -> Result<SignupOutcome, SignupError> {
     let mut savepoint = conn.begin().await?;
@@ -75,14 +73,8 @@ pub(super) async fn sign_up(
         // the name on file when none was given this time.
         let names: Vec<String> = pending.iter().map(|p| p.name.clone()).collect();
         let greeting_name = name.or(subscriber.name.as_deref());
-        let rendered;
-        let email = if names == signup.requested_names && greeting_name == name {
-            &signup.email
-        } else {
-            rendered = mails.render(signup.locale, &names, greeting_name, &signup.token);
-            &rendered
-        };
-        queue_confirmation(&mut savepoint, subscriber.id, &subscriber.email, email).await?;
+        let email = signup.confirmation(&names, greeting_name);
+        queue_confirmation(&mut savepoint, subscriber.id, &subscriber.email, &email).await?;
         SignupOutcome::ConfirmationQueued
     };
     // Last, so the shared counter row is locked for the shortest time.

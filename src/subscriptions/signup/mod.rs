@@ -21,15 +21,13 @@ mod new_addresses;
 mod queue;
 mod writer;
 
-use email_templates::{RenderedEmail, Site, Templates};
-
 use super::domain::{FieldError, NewsletterSlug, SubscriberEmail, SubscriberName};
 use super::store::{ClientMeta, ConsentSource};
-use crate::delivery::outbox::{self, MailKind, OneOffMail};
+use crate::delivery::outbox::{self, MailBody, MailKind, OneOffMail};
 use crate::newsletters::Newsletter;
 use crate::store::StoreError;
 
-pub use mails::ConfirmationMails;
+pub use mails::{ConfirmationData, ConfirmationMails};
 pub use queue::SignupQueue;
 pub use writer::SignupWriter;
 
@@ -86,14 +84,6 @@ impl SignupOutcome {
             SignupOutcome::AlreadySubscribed => "already_subscribed",
         }
     }
-}
-
-/// What rendering the confirmation email needs.
-pub struct Mailer<'a> {
-    pub templates: &'a Templates,
-    pub site: Site,
-    /// Public base URL without a trailing slash.
-    pub base_url: &'a str,
 }
 
 /// The newsletters a signup is for, among `all`: the ones named, or the
@@ -160,29 +150,24 @@ pub async fn request_signup(
     Ok(outcome)
 }
 
-/// Puts a rendered confirmation email into the outbox, in the caller's
-/// transaction (signups and imports alike).
+/// Puts a confirmation email into the outbox, in the caller's transaction
+/// (signups and imports alike); the sender renders it from `data`.
 pub(crate) async fn queue_confirmation(
     conn: &mut sqlx::AnyConnection,
     subscriber_id: i64,
     recipient: &str,
-    email: &RenderedEmail,
+    data: &ConfirmationData,
 ) -> Result<(), sqlx::Error> {
-    outbox::enqueue(conn, &confirmation_mail(subscriber_id, recipient, email)).await?;
+    let data = data.to_json();
+    outbox::enqueue(conn, &confirmation_mail(subscriber_id, recipient, &data)).await?;
     Ok(())
 }
 
-fn confirmation_mail<'a>(
-    subscriber_id: i64,
-    recipient: &'a str,
-    email: &'a RenderedEmail,
-) -> OneOffMail<'a> {
+fn confirmation_mail<'a>(subscriber_id: i64, recipient: &'a str, data: &'a str) -> OneOffMail<'a> {
     OneOffMail {
         kind: MailKind::Confirmation,
         subscriber_id: Some(subscriber_id),
         recipient,
-        subject: &email.subject,
-        html: &email.html,
-        text: &email.text,
+        body: MailBody::Data(data),
     }
 }

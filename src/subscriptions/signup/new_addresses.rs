@@ -79,8 +79,16 @@ pub(super) async fn write_signups(
              expires_at) VALUES ",
             "(#, #, #, #)",
         );
+        let data: Vec<String> = chunk
+            .iter()
+            .map(|(_, signup)| {
+                signup
+                    .confirmation(&signup.requested_names, signup.name())
+                    .to_json()
+            })
+            .collect();
         let mut mails = Vec::with_capacity(chunk.len());
-        for (id, signup) in chunk {
+        for ((id, signup), data) in chunk.iter().zip(&data) {
             let id = *id;
             for newsletter in &signup.newsletters {
                 subscriptions.push(&[
@@ -109,7 +117,7 @@ pub(super) async fn write_signups(
             mails.push(super::confirmation_mail(
                 id,
                 signup.request.email.as_str(),
-                &signup.email,
+                data,
             ));
         }
         let mails = outbox::one_off_rows(&mails, now);

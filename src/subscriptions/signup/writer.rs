@@ -2,7 +2,7 @@
 //!
 //! The newsletters are read while the transaction begins; everything else
 //! that needs no database (choosing the newsletters, the token and its
-//! hash, the confirmation email from its template) is then done before
+//! hash) is then done before
 //! the first write: microseconds a signup, though SQLite's write lock is
 //! already held, against a round trip of waiting saved on every group.
 //! Then: the new addresses together ([`super::new_addresses`]), then each
@@ -11,11 +11,10 @@
 //! signup that cannot be written fails alone and the others are kept.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use email_templates::{Locale, RenderedEmail, Site, Templates};
+use email_templates::Locale;
 
-use super::mails::ConfirmationMails;
+use super::mails::ConfirmationData;
 use super::{SignupError, SignupOutcome, SignupRequest, choose_newsletters, known, new_addresses};
 use crate::newsletters::Newsletter;
 use crate::store::{Store, now_ms};
@@ -38,13 +37,16 @@ pub(super) struct Prepared<'r> {
     pub subscriber_locale: String,
     pub token: ConfirmationToken,
     pub token_hash: String,
-    /// The confirmation email as a new address gets it.
-    pub email: RenderedEmail,
 }
 
 impl Prepared<'_> {
     pub fn name(&self) -> Option<&str> {
         self.request.name.as_ref().map(SubscriberName::as_str)
+    }
+
+    /// The confirmation email telling about `newsletters`, greeting `name`.
+    pub fn confirmation(&self, newsletters: &[String], name: Option<&str>) -> ConfirmationData {
+        ConfirmationData::new(&self.token, self.locale, newsletters, name)
     }
 }
 
@@ -53,15 +55,11 @@ impl Prepared<'_> {
 #[derive(Clone)]
 pub struct SignupWriter {
     store: Store,
-    mails: ConfirmationMails,
 }
 
 impl SignupWriter {
-    pub fn new(store: Store, templates: Arc<Templates>, site: Site, base_url: &str) -> Self {
-        SignupWriter {
-            store,
-            mails: ConfirmationMails::new(templates, site, base_url.to_owned()),
-        }
+    pub fn new(store: Store) -> Self {
+        SignupWriter { store }
     }
 
     /// Writes `requests` and returns what each did, in the same order.
@@ -146,14 +144,14 @@ impl SignupWriter {
         }
         new_addresses::write_signups(&mut tx, &new, now).await?;
         for (index, signup) in known {
-            results[index] = Ok(known::sign_up(&mut tx, &mut self.mails, signup).await?);
+            results[index] = Ok(known::sign_up(&mut tx, signup).await?);
         }
         tx.commit().await?;
         Ok(results)
     }
 
     fn prepare<'r>(
-        &mut self,
+        &self,
         request: &'r SignupRequest,
         newsletters: Vec<Newsletter>,
     ) -> Prepared<'r> {
@@ -170,8 +168,6 @@ impl SignupWriter {
             .collect::<Vec<_>>()
             .join(",");
         let token = ConfirmationToken::generate();
-        let name = request.name.as_ref().map(SubscriberName::as_str);
-        let email = self.mails.render(locale, &requested_names, name, &token);
         Prepared {
             request,
             email_key: request.email.key(),
@@ -182,7 +178,6 @@ impl SignupWriter {
             locale,
             subscriber_locale,
             token,
-            email,
         }
     }
 }

@@ -188,13 +188,9 @@ pub async fn upload(
     // instead of a page that loads for minutes.
     let state = state.into_inner();
     tokio::spawn(async move {
-        let mailer = crate::web::public::subscribe::mailer(&state);
         let waker = state.mail_waker.clone();
         let outcome =
-            import::run_import(&state.store, &mailer, &newsletter, parsed, job_id, |_| {
-                waker.wake()
-            })
-            .await;
+            import::run_import(&state.store, &newsletter, parsed, job_id, |_| waker.wake()).await;
         if let Ok(report) = outcome {
             tracing::info!(
                 job_id,

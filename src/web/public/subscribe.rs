@@ -11,11 +11,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use email_templates::{Locale, PageWords, Site};
+use email_templates::{Locale, PageWords};
 use maud::{Markup, html};
 
 use crate::newsletters::Newsletter;
-use crate::subscriptions::signup::{self, Mailer};
+use crate::subscriptions::signup;
 use crate::subscriptions::{
     ConsentSource, FieldError, NewsletterSlug, SignupError, SignupRequest, SubscriberEmail,
     SubscriberName,
@@ -250,19 +250,6 @@ pub fn check_inbox(state: &AppState, locale: Locale) -> HttpResponse {
 }
 
 // ---- helpers shared by the public pages ----
-
-/// Renders the confirmation email for a signup.
-pub fn mailer(state: &AppState) -> Mailer<'_> {
-    Mailer {
-        templates: &state.templates,
-        site: Site {
-            name: state.settings.site.name.clone(),
-            base_url: state.settings.base_url().to_string(),
-            postal_address: state.settings.site.postal_address.clone(),
-        },
-        base_url: state.settings.base_url(),
-    }
-}
 
 /// The language of a page about these newsletters: the first chosen one's,
 /// else the only newsletter's, else English.
