@@ -273,6 +273,56 @@ async fn one_off_mail_arrives_whole(backend: Backend) {
     app.stop().await;
 }
 
+/// A confirmation is rendered by the sender from the data its row keeps;
+/// data it cannot read fails that row with the reason and nothing else.
+async fn confirmation_rows_are_rendered_at_send_and_unreadable_data_fails_alone(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_app_with(backend, smtp_to(&smtp)).await;
+    let mut tx = app.store.pool().begin().await.unwrap();
+    let mut ids = Vec::new();
+    for (recipient, data) in [
+        ("broken@example.net", "{\"token\": 7}"),
+        (
+            "fine@example.net",
+            r#"{"token":"tok-123","locale":"fr","newsletters":["Le Matin"],"name":"Zoé"}"#,
+        ),
+    ] {
+        let id = enqueue(
+            &mut tx,
+            &OneOffMail {
+                kind: MailKind::Confirmation,
+                subscriber_id: None,
+                recipient,
+                body: MailBody::Data(data),
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    tx.commit().await.unwrap();
+    let (_, _, error) = app.wait_delivery_status(ids[0], "failed").await;
+    let error = error.unwrap_or_default();
+    assert!(error.starts_with("unreadable confirmation data"), "{error}");
+    app.wait_delivery_status(ids[1], "sent").await;
+    let mail = smtp.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(mail.to, vec!["fine@example.net".to_string()]);
+    let text = part(&mail, "text/plain");
+    let link = format!("{}/confirm?token=tok-123", app.settings.base_url());
+    assert!(text.contains(&link), "{text}");
+    assert!(part(&mail, "text/html").contains("Le Matin"));
+    for id in ids {
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT template_data FROM deliveries WHERE id = $1")
+                .bind(id)
+                .fetch_one(app.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(data, None, "the token is erased with the row's content");
+    }
+    app.stop().await;
+}
+
 async fn digest_row_is_rendered_per_recipient_with_list_headers(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let app = spawn_app_with(backend, smtp_to(&smtp)).await;
@@ -694,6 +744,7 @@ async fn two_instances_send_each_row_exactly_once(backend: Backend) {
 
 crate::both_databases!(
     one_off_mail_arrives_whole,
+    confirmation_rows_are_rendered_at_send_and_unreadable_data_fails_alone,
     digest_row_is_rendered_per_recipient_with_list_headers,
     digest_rows_of_unsubscribed_readers_are_cancelled,
     dkim_signature_verifies_for_rsa_and_ed25519_keys,
