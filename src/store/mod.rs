@@ -221,10 +221,6 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<AnyPool, Stor
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        // A connection to a file in this process does not go stale, and the
-        // ping sqlx sends before lending one is a round trip to its worker
-        // thread: one more wait for every signup group and every claim.
-        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL lets the web server read while the delivery workers

@@ -130,38 +130,40 @@ impl<'a> InsertRows<'a> {
     }
 }
 
-/// Writes the rows of several tables that do not depend on one another,
-/// in one round trip instead of one per table. PostgreSQL gets one
-/// statement (each `INSERT` but the last in a `WITH`: data-modifying
-/// statements there always run to completion). SQLite gets the `INSERT`s
-/// one after the other in one query: sqlx's SQLite driver runs each in
-/// turn, its `$N` counting across them, so the group waits for sqlx's
-/// worker thread once rather than once per table.
+/// Writes the rows of several tables that do not depend on one another.
+/// PostgreSQL gets them in one statement (each `INSERT` but the last in a
+/// `WITH`: data-modifying statements there always run to completion), one
+/// round trip instead of one per table; SQLite, where a statement costs no
+/// network round trip, one statement per table.
 pub async fn insert_together(
     conn: &mut AnyConnection,
     tables: &[&InsertRows<'_>],
 ) -> Result<(), sqlx::Error> {
     let tables: Vec<&InsertRows<'_>> = tables.iter().copied().filter(|t| t.rows() > 0).collect();
-    if tables.is_empty() {
+    if conn.backend_name() == "SQLite" {
+        for table in tables {
+            let sql = table.statement(1);
+            table
+                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .execute(&mut *conn)
+                .await?;
+        }
         return Ok(());
     }
-    let sqlite = conn.backend_name() == "SQLite";
+    let Some((last, before)) = tables.split_last() else {
+        return Ok(());
+    };
     let mut sql = String::new();
     let mut first = 1;
-    for (index, table) in tables.iter().enumerate() {
-        let statement = table.statement(first);
+    for (index, table) in before.iter().enumerate() {
+        sql.push_str(if index == 0 { "WITH " } else { ", " });
+        sql.push_str(&format!("w{index} AS ({})", table.statement(first)));
         first += table.values.len();
-        let last = index + 1 == tables.len();
-        if sqlite {
-            sql.push_str(&statement);
-            sql.push_str(";\n");
-        } else if last {
-            sql.push_str(&statement);
-        } else {
-            sql.push_str(if index == 0 { "WITH " } else { ", " });
-            sql.push_str(&format!("w{index} AS ({statement}) "));
-        }
     }
+    if !before.is_empty() {
+        sql.push(' ');
+    }
+    sql.push_str(&last.statement(first));
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for table in &tables {
         query = table.bind(query);
