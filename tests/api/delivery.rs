@@ -55,7 +55,7 @@ struct Digest {
 
 impl TestApp {
     async fn enqueue_one_off_mail(&self, recipient: &str, subscriber_id: Option<i64>) -> i64 {
-        let mut tx = self.store.pool().begin().await.unwrap();
+        let mut tx = self.store.begin_write().await.unwrap();
         let id = enqueue(
             &mut tx,
             &OneOffMail {
@@ -278,7 +278,7 @@ async fn one_off_mail_arrives_whole(backend: Backend) {
 async fn confirmation_rows_are_rendered_at_send_and_unreadable_data_fails_alone(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let app = spawn_app_with(backend, smtp_to(&smtp)).await;
-    let mut tx = app.store.pool().begin().await.unwrap();
+    let mut tx = app.store.begin_write().await.unwrap();
     let mut ids = Vec::new();
     for (recipient, data) in [
         ("broken@example.net", "{\"token\": 7}"),

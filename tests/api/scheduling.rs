@@ -79,7 +79,7 @@ async fn add_story(app: &TestApp, url: &str, published: DateTime<Utc>) {
 
 async fn add_subscribers(app: &TestApp, newsletter_id: i64, count: usize) {
     let now = gazette::store::now_ms();
-    let mut tx = app.store.pool().begin().await.unwrap();
+    let mut tx = app.store.begin_write().await.unwrap();
     for i in 0..count {
         let email = format!("reader{i}@example.org");
         let id: i64 = sqlx::query_scalar(
