@@ -195,12 +195,8 @@ async fn real_answers_match_their_schemas(backend: Backend) {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert_conforms(&doc, "post", "/api/newsletters", &created);
-    // An hour old, so the story below (a minute old) is inside its first
-    // issue's window whatever the clock's resolution.
-    sqlx::query("UPDATE newsletters SET created_at = created_at - 3600000 WHERE slug = 'daily'")
-        .execute(app.store.pool())
-        .await
-        .unwrap();
+    // so the story below (a minute old) is inside its first issue's window
+    editor.backdate_newsletter("daily").await;
     let taken = editor
         .post(
             "/api/newsletters",
