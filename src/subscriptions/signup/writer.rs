@@ -32,9 +32,8 @@ pub(super) struct Prepared<'r> {
     pub requested_slugs: String,
     /// Their names, sorted: what the email tells about.
     pub requested_names: Vec<String>,
-    /// The first newsletter's locale: the email's language, and the
-    /// subscriber's.
-    pub locale: Locale,
+    /// The first newsletter's locale: the subscriber's, and the email's
+    /// language.
     pub subscriber_locale: String,
     pub token: ConfirmationToken,
     pub token_hash: String,
@@ -47,7 +46,8 @@ impl Prepared<'_> {
 
     /// The confirmation email telling about `newsletters`, greeting `name`.
     pub fn confirmation(&self, newsletters: &[String], name: Option<&str>) -> ConfirmationData {
-        ConfirmationData::new(&self.token, self.locale, newsletters, name)
+        let locale = self.subscriber_locale.parse().unwrap_or(Locale::En);
+        ConfirmationData::new(&self.token, locale, newsletters, name)
     }
 }
 
@@ -113,7 +113,7 @@ impl SignupWriter {
                 Ok(newsletters) => {
                     // overwritten below for a known address
                     results.push(Ok(SignupOutcome::ConfirmationQueued));
-                    prepared.push((index, self.prepare(request, newsletters)));
+                    prepared.push((index, prepare(request, newsletters)));
                 }
                 Err(invalid) => results.push(Err(invalid.into())),
             }
@@ -150,35 +150,30 @@ impl SignupWriter {
         tx.commit().await?;
         Ok(results)
     }
+}
 
-    fn prepare<'r>(
-        &self,
-        request: &'r SignupRequest,
-        newsletters: Vec<Newsletter>,
-    ) -> Prepared<'r> {
-        let subscriber_locale = newsletters
-            .first()
-            .map(|n| n.locale.clone())
-            .unwrap_or_default();
-        let locale = subscriber_locale.parse().unwrap_or(Locale::En);
-        let mut requested_names: Vec<String> = newsletters.iter().map(|n| n.name.clone()).collect();
-        requested_names.sort();
-        let requested_slugs = newsletters
-            .iter()
-            .map(|n| n.slug.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
-        let token = ConfirmationToken::generate();
-        Prepared {
-            request,
-            email_key: request.email.key(),
-            token_hash: token.hash(),
-            newsletters,
-            requested_slugs,
-            requested_names,
-            locale,
-            subscriber_locale,
-            token,
-        }
+/// Everything a signup needs that needs no database.
+fn prepare<'r>(request: &'r SignupRequest, newsletters: Vec<Newsletter>) -> Prepared<'r> {
+    let subscriber_locale = newsletters
+        .first()
+        .map(|n| n.locale.clone())
+        .unwrap_or_default();
+    let mut requested_names: Vec<String> = newsletters.iter().map(|n| n.name.clone()).collect();
+    requested_names.sort();
+    let requested_slugs = newsletters
+        .iter()
+        .map(|n| n.slug.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let token = ConfirmationToken::generate();
+    Prepared {
+        request,
+        email_key: request.email.key(),
+        token_hash: token.hash(),
+        newsletters,
+        requested_slugs,
+        requested_names,
+        subscriber_locale,
+        token,
     }
 }
