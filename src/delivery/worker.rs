@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use email_templates::{Recipient, Templates};
+use email_templates::{Recipient, RenderedEmail, Templates};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
@@ -399,6 +399,22 @@ async fn send_one(
 }
 
 impl Engine {
+    /// A one-off row's email: rendered from its data (confirmations), or
+    /// as it was stored (test sends, notices, rows queued before
+    /// migration 0008).
+    fn one_off_email(&self, row: &ClaimedDelivery) -> Result<RenderedEmail, String> {
+        match row.template_data.as_deref() {
+            Some(data) => ConfirmationData::from_json(data)
+                .map(|data| self.confirmations.render(&data))
+                .map_err(|error| format!("unreadable confirmation data: {error}")),
+            None => Ok(RenderedEmail {
+                subject: row.subject.clone().unwrap_or_default(),
+                html: row.html_body.clone().unwrap_or_default(),
+                text: row.text_body.clone().unwrap_or_default(),
+            }),
+        }
+    }
+
     async fn deliver(&self, row: &ClaimedDelivery, issue: Option<&PreparedIssue>) -> Outcome {
         let composed = match issue {
             Some(issue) => {
@@ -433,33 +449,17 @@ impl Engine {
                 )
             }
             None => {
-                let rendered;
-                let (subject, html, text) = match row.template_data.as_deref() {
-                    Some(data) => match ConfirmationData::from_json(data) {
-                        Ok(data) => {
-                            rendered = self.confirmations.render(&data);
-                            (&*rendered.subject, &*rendered.html, &*rendered.text)
-                        }
-                        Err(error) => {
-                            return Outcome::Failed {
-                                id: row.id,
-                                error: format!("unreadable confirmation data: {error}"),
-                            };
-                        }
-                    },
-                    None => (
-                        row.subject.as_deref().unwrap_or_default(),
-                        row.html_body.as_deref().unwrap_or_default(),
-                        row.text_body.as_deref().unwrap_or_default(),
-                    ),
+                let email = match self.one_off_email(row) {
+                    Ok(email) => email,
+                    Err(error) => return Outcome::Failed { id: row.id, error },
                 };
                 message::compose(
                     &self.sender,
                     Outgoing {
                         recipient: &row.recipient,
-                        subject,
-                        html_qp: message::encode_part(html),
-                        text_qp: message::encode_part(text),
+                        subject: &email.subject,
+                        html_qp: message::encode_part(&email.html),
+                        text_qp: message::encode_part(&email.text),
                         sender_name: None,
                         reply_to: None,
                         list: None,
