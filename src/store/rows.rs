@@ -102,9 +102,10 @@ impl<'a> InsertRows<'a> {
         self.values.len().checked_div(self.width).unwrap_or(0)
     }
 
-    /// Inserts the rows and returns the id of the first (for one row: its
-    /// id).
+    /// Inserts the one row pushed and returns its id (`RETURNING` gives
+    /// no order, so with several rows "the first id" would mean nothing).
     pub async fn insert_returning_id(&self, conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+        debug_assert_eq!(self.rows(), 1, "{}", self.head);
         let sql = format!("{} RETURNING id", self.statement(1));
         let row = self
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
