@@ -67,6 +67,13 @@ pub struct Store {
     /// SQLite's one writer at a time, taken in turn inside this process
     /// (see [`Store::begin_write`]).
     write_turn: Arc<Mutex<()>>,
+    /// SQLite: the one connection [`Store::begin_write`] writes on. SQLite
+    /// drops a connection's whole page cache whenever another connection
+    /// has written since its last transaction; when every write went
+    /// through whichever pooled connection came first, each one began cold
+    /// and read its index pages back through the kernel. Kept apart, the
+    /// writer's cache stays warm. `None` on PostgreSQL.
+    writer: Option<AnyPool>,
 }
 
 /// A write transaction from [`Store::begin_write`]; used like the
@@ -106,14 +113,18 @@ impl Store {
         sqlx::any::install_default_drivers();
         let url = settings.url.expose_secret();
         let backend = backend_of(url)?;
-        let pool = match backend {
-            Backend::Sqlite => connect_sqlite(url, settings.max_connections).await?,
-            Backend::Postgres => connect_postgres(url, settings.max_connections).await?,
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let pool = connect_sqlite(url, settings.max_connections).await?;
+                (pool, Some(sqlite_pool(url, 1).await?))
+            }
+            Backend::Postgres => (connect_postgres(url, settings.max_connections).await?, None),
         };
         Ok(Store {
             pool,
             backend,
             write_turn: Arc::new(Mutex::new(())),
+            writer,
         })
     }
 
@@ -130,7 +141,8 @@ impl Store {
         match self.backend {
             Backend::Sqlite => {
                 let turn = self.write_turn.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let writer = self.writer.as_ref().unwrap_or(&self.pool);
+                let tx = writer.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(WriteTx {
                     tx,
                     _turn: Some(turn),
@@ -171,6 +183,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
 }
@@ -217,8 +232,20 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<AnyPool, Stor
         })?;
     }
     probe_sqlite(&options, &shown).await?;
-    let any_url = sqlite_url_with_create(url);
-    let pool = AnyPoolOptions::new()
+    let pool = sqlite_pool(url, max_connections)
+        .await
+        .map_err(|e| StoreError::SqliteOpen {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+    check_writable(&pool, &path).await?;
+    Ok(pool)
+}
+
+/// A pool of up to `max_connections` connections to the SQLite file at
+/// `url`, each set up the same way.
+async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(|conn, _meta| {
@@ -233,14 +260,8 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<AnyPool, Stor
                 Ok(())
             })
         })
-        .connect(&any_url)
+        .connect(&sqlite_url_with_create(url))
         .await
-        .map_err(|e| StoreError::SqliteOpen {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
-    check_writable(&pool, &path).await?;
-    Ok(pool)
 }
 
 /// One plain connection first, switched to WAL as the pool's connections
