@@ -377,6 +377,65 @@ async fn unsubscribed_address_subscribes_again_through_a_new_confirmation(backen
     app.stop().await;
 }
 
+/// Links sent before tokens began with their time (43 characters, stored
+/// as their plain hash) still confirm; new tokens are stored under keys
+/// that sort by their time.
+async fn confirmation_links_from_before_the_time_prefix_still_work(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for email in ["first@example.org", "second@example.org"] {
+        assert_eq!(
+            app.post_subscription(&json!({ "email": email }))
+                .await
+                .status(),
+            202
+        );
+        // keys of the same millisecond sort by their hash
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT t.token_hash FROM confirmation_tokens t \
+         JOIN subscribers s ON s.id = t.subscriber_id ORDER BY s.email_key",
+    )
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(keys.len(), 2);
+    // "first" signed up before "second": its key sorts first
+    assert!(keys[0] < keys[1], "{keys:?}");
+    let link = app.confirmation_link("first@example.org").await;
+    let token = link.split("token=").nth(1).unwrap();
+    assert!(!keys[0].contains(token.split('.').nth(1).unwrap()));
+
+    // The row of an old email: its token has no time and no dot.
+    let old_token = "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF";
+    sqlx::query("UPDATE confirmation_tokens SET token_hash = $1 WHERE token_hash = $2")
+        .bind(gazette::subscriptions::token::sha256_hex(
+            old_token.as_bytes(),
+        ))
+        .bind(&keys[1])
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let page = app
+        .client
+        .get(format!("{}/confirm?token={old_token}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let confirmed = app.post_form("/confirm", &[("token", old_token)]).await;
+    assert_eq!(confirmed.status(), 200);
+    assert_eq!(
+        app.subscriber_status("second@example.org").await.as_deref(),
+        Some("active")
+    );
+    assert_eq!(
+        app.subscriber_status("first@example.org").await.as_deref(),
+        Some("pending")
+    );
+    app.stop().await;
+}
+
 async fn expired_token_offers_a_new_link(backend: Backend) {
     let app = spawn_app(backend).await;
     app.post_subscription(&json!({"email": "ed@example.org"}))
@@ -899,6 +958,7 @@ crate::both_databases!(
     pending_address_is_mailed_again_after_ten_minutes,
     unsubscribed_address_subscribes_again_through_a_new_confirmation,
     expired_token_offers_a_new_link,
+    confirmation_links_from_before_the_time_prefix_still_work,
     unsubscribe_by_page_and_by_one_click,
     preferences_export_and_delete,
     preferences_choose_newsletters,
