@@ -335,3 +335,40 @@ crate::both_databases!(
     rare_fragment_is_on_the_first_page_and_short_ones_page_on,
     growth_chart_counts_new_subscribers_of_90_days,
 );
+
+mod postgres_only {
+    use crate::helpers::{Backend, skip_postgres, spawn_app};
+
+    /// Migration 0009 rewrote `address_trigrams` in PL/pgSQL; the index
+    /// built by the old SQL function stays valid only if both give the same
+    /// set of trigrams for every address.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn address_trigrams_give_the_set_of_the_old_sql_function() {
+        if skip_postgres() {
+            return;
+        }
+        let app = spawn_app(Backend::Postgres).await;
+        for address in [
+            "",
+            "ab",
+            "abc",
+            "aaaa@aaaa.aa",
+            "ann.lee@example.org",
+            "zoë@exämple.org",
+            "a_b%c\\d@x.io",
+        ] {
+            let same: bool = sqlx::query_scalar(
+                "SELECT address_trigrams($1) @> old AND old @> address_trigrams($1) \
+                   AND cardinality(address_trigrams($1)) = cardinality(old) \
+                 FROM (SELECT COALESCE(array_agg(DISTINCT substr($1, i, 3)), '{}') AS old \
+                       FROM generate_series(1, length($1) - 2) AS i) o",
+            )
+            .bind(address)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+            assert!(same, "{address:?}");
+        }
+        app.stop().await;
+    }
+}
