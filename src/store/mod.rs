@@ -8,18 +8,19 @@
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::config::DatabaseSettings;
 
 pub mod rows;
 pub mod secrets;
+mod writer;
+
+use writer::{SqliteWriter, WriterTurn};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -64,45 +65,50 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite's one writer at a time, taken in turn inside this process
-    /// (see [`Store::begin_write`]).
-    write_turn: Arc<Mutex<()>>,
-    /// SQLite: the one connection [`Store::begin_write`] writes on. SQLite
-    /// drops a connection's whole page cache whenever another connection
-    /// has written since its last transaction; when every write went
-    /// through whichever pooled connection came first, each one began cold
-    /// and read its index pages back through the kernel. Kept apart, the
-    /// writer's cache stays warm. `None` on PostgreSQL.
-    writer: Option<AnyPool>,
+    /// SQLite: the one connection every write transaction runs on (see
+    /// [`Store::begin_write`]); `None` on PostgreSQL.
+    writer: Option<SqliteWriter>,
 }
 
 /// A write transaction from [`Store::begin_write`]; used like the
 /// connection it wraps, then committed.
-pub struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+pub enum WriteTx {
+    Sqlite(WriterTurn),
+    Postgres(Transaction<'static, Any>),
 }
 
 impl Deref for WriteTx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        &self.tx
+        match self {
+            WriteTx::Sqlite(turn) => turn.conn(),
+            WriteTx::Postgres(tx) => tx,
+        }
     }
 }
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match self {
+            WriteTx::Sqlite(turn) => turn.conn_mut(),
+            WriteTx::Postgres(tx) => tx,
+        }
     }
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        match self {
+            WriteTx::Sqlite(turn) => turn.commit().await,
+            WriteTx::Postgres(tx) => tx.commit().await,
+        }
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+        match self {
+            WriteTx::Sqlite(turn) => turn.rollback().await,
+            WriteTx::Postgres(tx) => tx.rollback().await,
+        }
     }
 }
 
@@ -116,14 +122,14 @@ impl Store {
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let pool = connect_sqlite(url, settings.max_connections).await?;
-                (pool, Some(sqlite_pool(url, 1).await?))
+                let writer = SqliteWriter::connect(&sqlite_url_with_create(url)).await?;
+                (pool, Some(writer))
             }
             Backend::Postgres => (connect_postgres(url, settings.max_connections).await?, None),
         };
         Ok(Store {
             pool,
             backend,
-            write_turn: Arc::new(Mutex::new(())),
             writer,
         })
     }
@@ -132,26 +138,15 @@ impl Store {
     /// a time and makes the others sleep and poll (its busy handler backs
     /// off up to 100 ms between tries), which under a burst of signups
     /// costs far more than the writes. So on SQLite the busy paths (signups,
-    /// confirmations, claims and outcomes of the delivery workers) queue on
-    /// one async lock in this process and begin with `BEGIN IMMEDIATE`,
-    /// taking the write lock at once instead of failing to upgrade a read
-    /// later. Other processes on the same file still meet the busy handler.
-    /// PostgreSQL writers run side by side.
+    /// confirmations, claims and outcomes of the delivery workers) take
+    /// turns on one connection of their own (`store::writer`) and begin with
+    /// `BEGIN IMMEDIATE`, taking the write lock at once instead of failing
+    /// to upgrade a read later. Other processes on the same file still meet
+    /// the busy handler. PostgreSQL writers run side by side.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => {
-                let turn = self.write_turn.clone().lock_owned().await;
-                let writer = self.writer.as_ref().unwrap_or(&self.pool);
-                let tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx {
-                    tx,
-                    _turn: Some(turn),
-                })
-            }
-            Backend::Postgres => Ok(WriteTx {
-                tx: self.pool.begin().await?,
-                _turn: None,
-            }),
+        match &self.writer {
+            Some(writer) => Ok(WriteTx::Sqlite(writer.begin().await?)),
+            None => Ok(WriteTx::Postgres(self.pool.begin().await?)),
         }
     }
 
@@ -182,10 +177,9 @@ impl Store {
         }
     }
 
+    /// Closes the pool; SQLite's writer connection closes with the last
+    /// clone of the store.
     pub async fn close(&self) {
-        if let Some(writer) = &self.writer {
-            writer.close().await;
-        }
         self.pool.close().await;
     }
 }
@@ -248,20 +242,21 @@ async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::E
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // WAL lets the web server read while the delivery workers
-                // write; the busy timeout turns brief lock contention into
-                // waiting instead of SQLITE_BUSY errors.
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                conn.execute("PRAGMA synchronous = NORMAL").await?;
-                Ok(())
-            })
-        })
+        .after_connect(|conn, _meta| Box::pin(set_up_sqlite(conn)))
         .connect(&sqlite_url_with_create(url))
         .await
+}
+
+/// Every SQLite connection's settings.
+async fn set_up_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    // WAL lets the web server read while the delivery workers write; the
+    // busy timeout turns brief lock contention (another process on the
+    // file) into waiting instead of SQLITE_BUSY errors.
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    Ok(())
 }
 
 /// One plain connection first, switched to WAL as the pool's connections
