@@ -153,44 +153,47 @@ mod tests {
             .unwrap()
     }
 
+    /// A write transaction holding one insert, not ended yet.
+    async fn writing(store: &Store, x: i64) -> crate::store::WriteTx {
+        let mut tx = store.begin_write().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES ($1)")
+            .bind(x)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    }
+
+    /// A write from the pool, outside the writer, that must go through
+    /// without waiting for SQLite's busy timeout (10 s): nobody holds the
+    /// write lock.
+    async fn pooled_insert(store: &Store, x: i64) {
+        let pooled = sqlx::query("INSERT INTO t VALUES ($1)")
+            .bind(x)
+            .execute(store.pool());
+        tokio::time::timeout(Duration::from_secs(5), pooled)
+            .await
+            .expect("a writer gone kept the write lock")
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn committed_writes_stay_and_dropped_ones_are_rolled_back_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
 
-        let mut tx = store.begin_write().await.unwrap();
-        sqlx::query("INSERT INTO t VALUES (1)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        writing(&store, 1).await.commit().await.unwrap();
         assert_eq!(rows(&store).await, 1);
 
         // An early return drops the transaction with a write in it.
-        {
-            let mut tx = store.begin_write().await.unwrap();
-            sqlx::query("INSERT INTO t VALUES (2)")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-        }
+        drop(writing(&store, 2).await);
         // Nobody takes the writer next, yet the write lock is given back
-        // at once: a write from the pool goes through without waiting for
-        // SQLite's busy timeout (10 s).
-        let pooled = sqlx::query("INSERT INTO t VALUES (3)").execute(store.pool());
-        tokio::time::timeout(Duration::from_secs(5), pooled)
-            .await
-            .expect("the dropped transaction kept the write lock")
-            .unwrap();
+        // at once.
+        pooled_insert(&store, 3).await;
         assert_eq!(rows(&store).await, 2, "the dropped write is gone");
 
         // and the writer is ready for the next transaction
-        let mut tx = store.begin_write().await.unwrap();
-        sqlx::query("INSERT INTO t VALUES (4)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        tx.rollback().await.unwrap();
+        writing(&store, 4).await.rollback().await.unwrap();
         let tx = store.begin_write().await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(rows(&store).await, 2);
@@ -205,11 +208,7 @@ mod tests {
         for _ in 0..20 {
             let _ = tokio::time::timeout(Duration::ZERO, store.begin_write()).await;
         }
-        let pooled = sqlx::query("INSERT INTO t VALUES (1)").execute(store.pool());
-        tokio::time::timeout(Duration::from_secs(5), pooled)
-            .await
-            .expect("a BEGIN of a caller gone kept the write lock")
-            .unwrap();
+        pooled_insert(&store, 1).await;
         let tx = store.begin_write().await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(rows(&store).await, 1);
