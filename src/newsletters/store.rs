@@ -1,7 +1,7 @@
 //! Reading and writing newsletters.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::settings::NewsletterSettings;
 use crate::store::{Store, StoreError, now_ms};
@@ -92,16 +92,20 @@ impl Store {
     }
 
     pub async fn newsletters(&self) -> Result<Vec<Newsletter>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {NEWSLETTER_COLUMNS} FROM newsletters ORDER BY name"
-        )))
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(Newsletter::from_row)
-            .collect::<Result<_, _>>()?)
+        let mut conn = self.pool().acquire().await?;
+        Ok(newsletters_on(&mut conn).await?)
     }
+}
+
+/// Every newsletter, by name, read on `conn` (inside a transaction: as it
+/// sees them).
+pub async fn newsletters_on(conn: &mut AnyConnection) -> Result<Vec<Newsletter>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {NEWSLETTER_COLUMNS} FROM newsletters ORDER BY name"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(Newsletter::from_row).collect()
 }
 
 impl Store {
