@@ -103,8 +103,9 @@ impl SignupWriter {
         // writer's, whose cache is warm. Read on a pooled connection while
         // the transaction began (as before), it cost that connection's
         // cold cache and a second thread, and the group waited for the
-        // slower of the two (SQLite signups +9 to 14 % in alternating 15 s
-        // runs; PostgreSQL the same within the noise).
+        // slower of the two (SQLite signups about +8 % over four
+        // alternating pairs of 15 s runs, from -1 to +14 %; PostgreSQL the
+        // same within the noise).
         let mut tx = self.store.begin_write().await?;
         let all = newsletters_on(&mut tx).await?;
         let mut results = Vec::with_capacity(requests.len());
