@@ -1,8 +1,8 @@
 -- Two functions on the signup path were written in SQL. PostgreSQL (before
 -- 18) parses and plans a SQL function's body again on every statement
--- that calls it, where PL/pgSQL keeps its plans for the session; with
--- both, parsing and planning were the largest share of the database's time
--- under a burst of signups. Same results, in PL/pgSQL.
+-- that calls it, where PL/pgSQL keeps its plans for the session; the
+-- parser and planner showed in the database's profile under a burst of
+-- signups. Same results, in PL/pgSQL.
 
 -- The subscriber counter (0004): its upsert now sits in the trigger itself.
 CREATE OR REPLACE FUNCTION subscribers_count() RETURNS trigger AS $$
