@@ -473,7 +473,6 @@ async fn digest_recipients(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::config::DatabaseSettings;
 
     /// A claim must walk the partial index in id order and stop at its
     /// limit; a plan that gathers and sorts every due row costs the whole
@@ -481,13 +480,7 @@ mod tests {
     #[tokio::test]
     async fn sqlite_claims_walk_the_partial_index_without_sorting_the_queue() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        let store = Store::connect(&DatabaseSettings {
-            url: url.into(),
-            max_connections: 1,
-        })
-        .await
-        .unwrap();
+        let store = crate::store::test_sqlite_store(&dir).await;
         store.migrate().await.unwrap();
         for (digest, index) in [
             (true, "deliveries_claim_digest"),

@@ -184,6 +184,20 @@ impl Store {
     }
 }
 
+/// A store on a fresh SQLite file in `dir`, for unit tests.
+#[cfg(test)]
+pub(crate) async fn test_sqlite_store(dir: &tempfile::TempDir) -> Store {
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let settings = DatabaseSettings {
+        url: url.into(),
+        max_connections: 2,
+    };
+    match Store::connect(&settings).await {
+        Ok(store) => store,
+        Err(error) => panic!("test store: {error}"),
+    }
+}
+
 /// Milliseconds since the Unix epoch: the one time format in the database.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

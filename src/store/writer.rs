@@ -12,38 +12,25 @@
 //!
 //! The async lock around it is also SQLite's one-writer rule kept inside
 //! this process: writers queue here instead of meeting SQLite's busy
-//! handler, which sleeps and polls.
+//! handler, which sleeps and polls. Left open: a connection whose thread
+//! died is not replaced (a pool would have); SQLite's connections to a
+//! local file do not drop as network ones do.
 
 use std::sync::Arc;
 
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{Any, AnyConnection, Connection, Database, SqlSafeStr};
+use sqlx_core::transaction::TransactionManager;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// The writer connection and whether a transaction is open on it.
-#[derive(Debug)]
-struct Writer {
-    conn: AnyConnection,
-    /// A transaction was begun and neither committed nor rolled back: its
-    /// holder went away (an error, a cancelled request). Rolled back by
-    /// whoever takes the connection next.
-    open: bool,
-}
-
-impl Writer {
-    async fn roll_back_if_open(&mut self) {
-        if self.open {
-            // An error here means SQLite already ended the transaction
-            // (some errors roll it back themselves): either way none is
-            // open after this.
-            let _ = self.conn.execute("ROLLBACK").await;
-            self.open = false;
-        }
-    }
-}
+/// sqlx's own transaction bookkeeping, as its `Transaction` uses it: the
+/// connection knows it is in a transaction, so a nested `begin()` on it
+/// makes a savepoint, and a rollback started on drop runs on the
+/// connection's thread before anything sent after it.
+type Manager = <Any as Database>::TransactionManager;
 
 #[derive(Clone, Debug)]
 pub struct SqliteWriter {
-    writer: Arc<Mutex<Writer>>,
+    conn: Arc<Mutex<AnyConnection>>,
 }
 
 impl SqliteWriter {
@@ -52,7 +39,7 @@ impl SqliteWriter {
         let mut conn = AnyConnection::connect(url).await?;
         super::set_up_sqlite(&mut conn).await?;
         Ok(SqliteWriter {
-            writer: Arc::new(Mutex::new(Writer { conn, open: false })),
+            conn: Arc::new(Mutex::new(conn)),
         })
     }
 
@@ -60,15 +47,15 @@ impl SqliteWriter {
     /// SQLite's write lock at once instead of failing to upgrade a read
     /// later.
     pub async fn begin(&self) -> Result<WriterTurn, sqlx::Error> {
-        let mut writer = self.writer.clone().lock_owned().await;
-        writer.roll_back_if_open().await;
-        // Marked open before the BEGIN is sent: a caller that gives up
+        // The turn exists before its BEGIN is sent: a caller that gives up
         // while it runs (a shutdown cancelling a claim) drops the turn, and
-        // the BEGIN still runs on the connection's thread; the drop then
-        // rolls it back rather than leave SQLite's write lock taken.
-        writer.open = true;
-        let mut turn = WriterTurn { writer };
-        turn.writer.conn.execute("BEGIN IMMEDIATE").await?;
+        // the drop queues the rollback behind the BEGIN rather than leave
+        // SQLite's write lock taken.
+        let mut turn = WriterTurn {
+            conn: self.conn.clone().lock_owned().await,
+            open: true,
+        };
+        Manager::begin(&mut turn.conn, Some("BEGIN IMMEDIATE".into_sql_str())).await?;
         Ok(turn)
     }
 }
@@ -76,49 +63,40 @@ impl SqliteWriter {
 /// A write transaction on the writer connection; the connection is lent
 /// until this is committed, rolled back or dropped.
 pub struct WriterTurn {
-    writer: OwnedMutexGuard<Writer>,
+    conn: OwnedMutexGuard<AnyConnection>,
+    /// Neither committed nor rolled back yet.
+    open: bool,
 }
 
 impl WriterTurn {
     pub fn conn(&self) -> &AnyConnection {
-        &self.writer.conn
+        &self.conn
     }
 
     pub fn conn_mut(&mut self) -> &mut AnyConnection {
-        &mut self.writer.conn
+        &mut self.conn
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.end("COMMIT").await
+        Manager::commit(&mut self.conn).await?;
+        self.open = false;
+        Ok(())
     }
 
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        self.end("ROLLBACK").await
-    }
-
-    async fn end(&mut self, statement: &'static str) -> Result<(), sqlx::Error> {
-        // On failure the transaction may still be open: `open` stays set
-        // and the transaction is rolled back on drop or by the next writer.
-        self.writer.conn.execute(statement).await?;
-        self.writer.open = false;
+        Manager::rollback(&mut self.conn).await?;
+        self.open = false;
         Ok(())
     }
 }
 
 impl Drop for WriterTurn {
     /// Dropped with its transaction open (an error returned early, a
-    /// request cancelled): the transaction must not keep SQLite's write
-    /// lock until the next writer comes, so a task rolls it back as soon as
-    /// the connection is free (the next writer would too, whichever takes
-    /// it first).
+    /// request cancelled): the rollback is queued on the connection's
+    /// thread at once, ahead of the next writer's BEGIN.
     fn drop(&mut self) {
-        if self.writer.open
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let lock = OwnedMutexGuard::mutex(&self.writer).clone();
-            runtime.spawn(async move {
-                lock.lock().await.roll_back_if_open().await;
-            });
+        if self.open {
+            Manager::start_rollback(&mut self.conn);
         }
     }
 }
@@ -128,17 +106,10 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use std::time::Duration;
 
-    use crate::config::DatabaseSettings;
-    use crate::store::Store;
+    use crate::store::{Store, test_sqlite_store};
 
     async fn store(dir: &tempfile::TempDir) -> Store {
-        let url = format!("sqlite://{}", dir.path().join("writer.db").display());
-        let store = Store::connect(&DatabaseSettings {
-            url: url.into(),
-            max_connections: 2,
-        })
-        .await
-        .unwrap();
+        let store = test_sqlite_store(dir).await;
         sqlx::query("CREATE TABLE t (x INTEGER)")
             .execute(store.pool())
             .await
@@ -210,6 +181,25 @@ mod tests {
         }
         pooled_insert(&store, 1).await;
         let tx = store.begin_write().await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(rows(&store).await, 1);
+    }
+
+    /// A nested transaction on a write transaction is a savepoint, as on
+    /// PostgreSQL (a known address's signup runs in one).
+    #[tokio::test]
+    async fn a_nested_transaction_is_a_savepoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let mut tx = writing(&store, 1).await;
+        {
+            let mut savepoint = sqlx::Connection::begin(&mut *tx).await.unwrap();
+            sqlx::query("INSERT INTO t VALUES (2)")
+                .execute(&mut *savepoint)
+                .await
+                .unwrap();
+            savepoint.rollback().await.unwrap();
+        }
         tx.commit().await.unwrap();
         assert_eq!(rows(&store).await, 1);
     }

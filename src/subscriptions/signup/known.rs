@@ -2,7 +2,7 @@
 //! unsubscribed or bounced), inside a group's transaction: the answer is
 //! the same as for a new address, but what is written depends on its past.
 
-use sqlx::{AnyConnection, Executor};
+use sqlx::{AnyConnection, Connection};
 
 use super::writer::Prepared;
 use super::{CONFIRMATION_RESEND_INTERVAL_MS, SignupError, SignupOutcome, queue_confirmation};
@@ -12,33 +12,15 @@ use crate::subscriptions::token::CONFIRMATION_TOKEN_LIFETIME_HOURS;
 
 /// Runs the signup in a savepoint of the group's transaction, undone when
 /// it turns out there is nothing to ask (already subscribed), so a group
-/// keeps exactly what signing up one at a time would have kept. On an error
-/// the savepoint is left as it is: the caller rolls back the whole group's
-/// transaction. (Plain SQL rather than sqlx's nested transaction: SQLite's
-/// writer connection begins its transactions itself, see `store::writer`,
-/// and sqlx would answer a nested one with a second `BEGIN`.)
+/// keeps exactly what signing up one at a time would have kept.
 pub(super) async fn sign_up(
     conn: &mut AnyConnection,
     signup: &Prepared<'_>,
 ) -> Result<SignupOutcome, SignupError> {
-    conn.execute("SAVEPOINT known_signup").await?;
-    let (outcome, keep) = write(conn, signup).await?;
-    if !keep {
-        conn.execute("ROLLBACK TO known_signup").await?;
-    }
-    conn.execute("RELEASE known_signup").await?;
-    Ok(outcome)
-}
-
-/// The signup's writes; `false` with the outcome when they are to be
-/// undone.
-async fn write(
-    conn: &mut AnyConnection,
-    signup: &Prepared<'_>,
-) -> Result<(SignupOutcome, bool), SignupError> {
+    let mut savepoint = conn.begin().await?;
     let name = signup.name();
     let subscriber = sql::upsert_pending_subscriber(
-        &mut *conn,
+        &mut savepoint,
         signup.request.email.as_str(),
         &signup.email_key,
         name,
@@ -48,20 +30,21 @@ async fn write(
     match subscriber.status.as_str() {
         "active" => {}
         "pending" if name.is_none() => {}
-        _ => sql::reopen_subscriber(&mut *conn, subscriber.id, name).await?,
+        _ => sql::reopen_subscriber(&mut savepoint, subscriber.id, name).await?,
     }
     let mut newly_pending = Vec::new();
     for newsletter in &signup.newsletters {
-        if sql::request_subscription(&mut *conn, subscriber.id, newsletter.id).await? {
+        if sql::request_subscription(&mut savepoint, subscriber.id, newsletter.id).await? {
             newly_pending.push(newsletter.id);
         }
     }
-    let pending = sql::subscriptions_of(&mut *conn, subscriber.id, Some("pending")).await?;
+    let pending = sql::subscriptions_of(&mut savepoint, subscriber.id, Some("pending")).await?;
     if pending.is_empty() {
-        return Ok((SignupOutcome::AlreadySubscribed, false));
+        savepoint.rollback().await?;
+        return Ok(SignupOutcome::AlreadySubscribed);
     }
     sql::record_consent(
-        &mut *conn,
+        &mut savepoint,
         subscriber.id,
         ConsentKind::Signup,
         signup.request.source,
@@ -80,7 +63,7 @@ async fn write(
         SignupOutcome::ConfirmationRecentlySent
     } else {
         sql::insert_confirmation_token(
-            &mut *conn,
+            &mut savepoint,
             &signup.token_hash,
             subscriber.id,
             CONFIRMATION_TOKEN_LIFETIME_HOURS,
@@ -91,12 +74,13 @@ async fn write(
         let names: Vec<String> = pending.iter().map(|p| p.name.clone()).collect();
         let greeting_name = name.or(subscriber.name.as_deref());
         let email = signup.confirmation(&names, greeting_name);
-        queue_confirmation(&mut *conn, subscriber.id, &subscriber.email, &email).await?;
+        queue_confirmation(&mut savepoint, subscriber.id, &subscriber.email, &email).await?;
         SignupOutcome::ConfirmationQueued
     };
     // Last, so the shared counter row is locked for the shortest time.
     for newsletter_id in newly_pending {
-        sql::count_today(&mut *conn, newsletter_id, DailyCounter::Signups).await?;
+        sql::count_today(&mut savepoint, newsletter_id, DailyCounter::Signups).await?;
     }
-    Ok((outcome, true))
+    savepoint.commit().await?;
+    Ok(outcome)
 }
