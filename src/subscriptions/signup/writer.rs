@@ -3,8 +3,8 @@
 //! The newsletters are read first, in the transaction; everything else
 //! that needs no database (choosing the newsletters, the token and its
 //! hash) is then done before the first write: microseconds a signup,
-//! though SQLite's write lock is already held. The confirmation email is not rendered
-//! here: its outbox row keeps what the sender renders it from.
+//! though SQLite's write lock is already held. The confirmation email is
+//! not rendered here: its outbox row keeps what the sender renders it from.
 //! Then: the new addresses together ([`super::new_addresses`]), then each
 //! known address by the full rules ([`super::known`]), then the commit. When
 //! anything fails, the group is written again one signup at a time, so a
