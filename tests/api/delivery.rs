@@ -219,22 +219,8 @@ async fn seed_digest(
 
 /// The decoded text of the MIME part whose Content-Type starts with `kind`.
 fn part(mail: &ReceivedMail, kind: &str) -> String {
-    let marker = format!("Content-Type: {kind}");
-    let start = mail
-        .data
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {kind} part in\n{}", mail.data));
-    let rest = &mail.data[start..];
-    let body_start = rest.find("\r\n\r\n").unwrap() + 4;
-    let body = &rest[body_start..];
-    let end = body.find("\r\n--").unwrap_or(body.len());
-    let raw = &body[..end];
-    // quoted-printable soft breaks and escapes, enough for these checks
-    let mut decoded = raw.replace("=\r\n", "");
-    for (code, ch) in [("=3D", "="), ("=20", " "), ("=09", "\t")] {
-        decoded = decoded.replace(code, ch);
-    }
-    decoded
+    crate::subscriptions::mime_part(&mail.data, kind)
+        .unwrap_or_else(|| panic!("no {kind} part in\n{}", mail.data))
 }
 
 async fn one_off_mail_arrives_whole(backend: Backend) {
