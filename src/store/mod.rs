@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::any::AnyPoolOptions;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::config::DatabaseSettings;
 
@@ -96,6 +98,34 @@ impl DerefMut for WriteTx {
     }
 }
 
+/// A connection lent for one write statement in autocommit: SQLite's
+/// writer connection (see [`SqliteWriter::alone`]) or a pooled PostgreSQL
+/// one. For a write that is one statement, it saves the round trips of
+/// `BEGIN` and `COMMIT`.
+pub enum OneWrite {
+    Sqlite(OwnedMutexGuard<AnyConnection>),
+    Postgres(PoolConnection<Any>),
+}
+
+impl Deref for OneWrite {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            OneWrite::Sqlite(conn) => conn,
+            OneWrite::Postgres(conn) => conn,
+        }
+    }
+}
+
+impl DerefMut for OneWrite {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            OneWrite::Sqlite(conn) => conn,
+            OneWrite::Postgres(conn) => conn,
+        }
+    }
+}
+
 impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
@@ -147,6 +177,15 @@ impl Store {
         match &self.writer {
             Some(writer) => Ok(WriteTx::Sqlite(writer.begin().await?)),
             None => Ok(WriteTx::Postgres(self.pool.begin().await?)),
+        }
+    }
+
+    /// A connection for one write statement in autocommit ([`OneWrite`]),
+    /// in the same turn as [`Store::begin_write`]'s transactions on SQLite.
+    pub async fn write_alone(&self) -> Result<OneWrite, sqlx::Error> {
+        match &self.writer {
+            Some(writer) => Ok(OneWrite::Sqlite(writer.alone().await)),
+            None => Ok(OneWrite::Postgres(self.pool.acquire().await?)),
         }
     }
 
