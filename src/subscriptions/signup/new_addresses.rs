@@ -1,9 +1,8 @@
 //! The writes of a group of signups for addresses seen for the first time,
 //! the common case: the subscribers in a multi-row insert, then their
 //! subscriptions, consent events, tokens and confirmation emails (one
-//! statement on PostgreSQL, one per table on SQLite, see
-//! [`rows::insert_together`]), and each newsletter's daily counter one
-//! update for the whole group. A new
+//! round trip for the four, see [`rows::insert_together`]), and each
+//! newsletter's daily counter one update for the whole group. A new
 //! address needs none of the reads of a known one: it has no past, so its
 //! subscriptions are exactly the ones asked for and its confirmation email
 //! goes out now.
