@@ -146,39 +146,32 @@ pub async fn insert_together(
     tables: &[&InsertRows<'_>],
 ) -> Result<(), sqlx::Error> {
     let tables: Vec<&InsertRows<'_>> = tables.iter().copied().filter(|t| t.rows() > 0).collect();
-    if conn.backend_name() == "SQLite" {
-        // `$N` numbers run on across the statements: sqlx binds each
-        // statement's parameters by their number, from one argument list.
-        let mut sql = String::new();
-        let mut first = 1;
-        for table in &tables {
-            if !sql.is_empty() {
-                sql.push_str("; ");
-            }
-            sql.push_str(&table.statement(first));
-            first += table.values.len();
-        }
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for table in &tables {
-            query = table.bind(query);
-        }
-        query.execute(&mut *conn).await?;
+    if tables.is_empty() {
         return Ok(());
     }
-    let Some((last, before)) = tables.split_last() else {
-        return Ok(());
-    };
-    let mut sql = String::new();
+    // `$N` numbers run on from one table to the next: the statements share
+    // one argument list (sqlx's SQLite driver binds each statement's
+    // parameters by their number).
     let mut first = 1;
-    for (index, table) in before.iter().enumerate() {
-        sql.push_str(if index == 0 { "WITH " } else { ", " });
-        sql.push_str(&format!("w{index} AS ({})", table.statement(first)));
-        first += table.values.len();
-    }
-    if !before.is_empty() {
-        sql.push(' ');
-    }
-    sql.push_str(&last.statement(first));
+    let statements: Vec<String> = tables
+        .iter()
+        .map(|table| {
+            let statement = table.statement(first);
+            first += table.values.len();
+            statement
+        })
+        .collect();
+    let sql = match statements.split_last() {
+        Some((last, before)) if conn.backend_name() != "SQLite" && !before.is_empty() => {
+            let with: Vec<String> = before
+                .iter()
+                .enumerate()
+                .map(|(index, statement)| format!("w{index} AS ({statement})"))
+                .collect();
+            format!("WITH {} {last}", with.join(", "))
+        }
+        _ => statements.join("; "),
+    };
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for table in &tables {
         query = table.bind(query);
