@@ -31,26 +31,43 @@ pub const NEWSLETTER_COLUMNS: &str = "id, slug, name, description, locale, sende
      max_stories, tags, review_before_send, skip_when_empty, schedule, timezone, paused, \
      created_at, updated_at";
 
+/// A `Newsletter` from a row of either driver: `$get` reads a column by
+/// name (sqlx's `try_get`, rusqlite's `get`).
+macro_rules! newsletter_from {
+    ($row:ident . $get:ident) => {
+        Newsletter {
+            id: $row.$get("id")?,
+            slug: $row.$get("slug")?,
+            name: $row.$get("name")?,
+            description: $row.$get("description")?,
+            locale: $row.$get("locale")?,
+            sender_name: $row.$get("sender_name")?,
+            reply_to: $row.$get("reply_to")?,
+            max_stories: $row.$get("max_stories")?,
+            tags: $row.$get("tags")?,
+            review_before_send: {
+                let flag: i64 = $row.$get("review_before_send")?;
+                flag != 0
+            },
+            skip_when_empty: {
+                let flag: i64 = $row.$get("skip_when_empty")?;
+                flag != 0
+            },
+            schedule: $row.$get("schedule")?,
+            timezone: $row.$get("timezone")?,
+            paused: {
+                let flag: i64 = $row.$get("paused")?;
+                flag != 0
+            },
+            created_at: $row.$get("created_at")?,
+            updated_at: $row.$get("updated_at")?,
+        }
+    };
+}
+
 impl Newsletter {
     pub fn from_row(row: &AnyRow) -> Result<Newsletter, sqlx::Error> {
-        Ok(Newsletter {
-            id: row.try_get("id")?,
-            slug: row.try_get("slug")?,
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            locale: row.try_get("locale")?,
-            sender_name: row.try_get("sender_name")?,
-            reply_to: row.try_get("reply_to")?,
-            max_stories: row.try_get("max_stories")?,
-            tags: row.try_get("tags")?,
-            review_before_send: row.try_get::<i64, _>("review_before_send")? != 0,
-            skip_when_empty: row.try_get::<i64, _>("skip_when_empty")? != 0,
-            schedule: row.try_get("schedule")?,
-            timezone: row.try_get("timezone")?,
-            paused: row.try_get::<i64, _>("paused")? != 0,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
+        Ok(newsletter_from!(row.try_get))
     }
 }
 
@@ -100,13 +117,24 @@ impl Store {
 /// Every newsletter, by name, read on `conn` (inside a transaction: as it
 /// sees them).
 pub async fn newsletters_on(conn: &mut AnyConnection) -> Result<Vec<Newsletter>, sqlx::Error> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {NEWSLETTER_COLUMNS} FROM newsletters ORDER BY name"
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(ALL_NEWSLETTERS.as_str()))
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(Newsletter::from_row).collect()
 }
+
+/// [`newsletters_on`] on SQLite's direct writer ([`crate::store::DirectWriter`]).
+pub fn newsletters_on_direct(
+    conn: &rusqlite::Connection,
+) -> Result<Vec<Newsletter>, rusqlite::Error> {
+    let mut statement = conn.prepare_cached(&ALL_NEWSLETTERS)?;
+    let rows = statement.query_map([], |row| Ok(newsletter_from!(row.get)))?;
+    rows.collect()
+}
+
+static ALL_NEWSLETTERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {NEWSLETTER_COLUMNS} FROM newsletters ORDER BY name")
+});
 
 impl Store {
     /// Inserts a newsletter with every setting; a taken slug is a unique

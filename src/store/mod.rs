@@ -18,10 +18,12 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::config::DatabaseSettings;
 
+mod direct;
 pub mod rows;
 pub mod secrets;
 mod writer;
 
+pub use direct::{DirectError, DirectWriter};
 use writer::{SqliteWriter, WriterTurn};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -70,6 +72,9 @@ pub struct Store {
     /// SQLite: the one connection every write transaction runs on (see
     /// [`Store::begin_write`]); `None` on PostgreSQL.
     writer: Option<SqliteWriter>,
+    /// SQLite: whole write transactions in one call, in the same turn
+    /// (see [`Store::direct`]); `None` on PostgreSQL.
+    direct: Option<DirectWriter>,
 }
 
 /// A write transaction from [`Store::begin_write`]; used like the
@@ -149,18 +154,29 @@ impl Store {
         sqlx::any::install_default_drivers();
         let url = settings.url.expose_secret();
         let backend = backend_of(url)?;
-        let (pool, writer) = match backend {
+        let (pool, writer, direct) = match backend {
             Backend::Sqlite => {
-                let pool = connect_sqlite(url, settings.max_connections).await?;
+                let (pool, path) = connect_sqlite(url, settings.max_connections).await?;
                 let writer = SqliteWriter::connect(&sqlite_url_with_create(url)).await?;
-                (pool, Some(writer))
+                let direct = DirectWriter::open(&path, writer.clone()).map_err(|e| {
+                    StoreError::SqliteOpen {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                (pool, Some(writer), Some(direct))
             }
-            Backend::Postgres => (connect_postgres(url, settings.max_connections).await?, None),
+            Backend::Postgres => (
+                connect_postgres(url, settings.max_connections).await?,
+                None,
+                None,
+            ),
         };
         Ok(Store {
             pool,
             backend,
             writer,
+            direct,
         })
     }
 
@@ -187,6 +203,13 @@ impl Store {
             Some(writer) => Ok(OneWrite::Sqlite(writer.alone().await)),
             None => Ok(OneWrite::Postgres(self.pool.acquire().await?)),
         }
+    }
+
+    /// SQLite only: runs a whole write transaction in one blocking call
+    /// ([`DirectWriter`]), for the busiest path (a group of signups), in
+    /// the same turn as [`Store::begin_write`]'s transactions.
+    pub fn direct(&self) -> Option<&DirectWriter> {
+        self.direct.as_ref()
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -267,7 +290,11 @@ fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
-async fn connect_sqlite(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
+/// The pool, and the path of the file it opened.
+async fn connect_sqlite(
+    url: &str,
+    max_connections: u32,
+) -> Result<(AnyPool, std::path::PathBuf), StoreError> {
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::BadUrl(e.to_string()))?;
     let path = options.get_filename().to_path_buf();
@@ -286,7 +313,7 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<AnyPool, Stor
             reason: e.to_string(),
         })?;
     check_writable(&pool, &path).await?;
-    Ok(pool)
+    Ok((pool, path))
 }
 
 /// A pool of up to `max_connections` connections to the SQLite file at

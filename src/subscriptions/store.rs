@@ -477,31 +477,54 @@ pub async fn count_today_by(
     counter: DailyCounter,
     amount: i64,
 ) -> Result<(), sqlx::Error> {
-    let statement = match counter {
-        DailyCounter::Signups => {
-            "INSERT INTO daily_stats (day, newsletter_id, signups) VALUES ($1, $2, $3) \
-             ON CONFLICT (day, newsletter_id) DO UPDATE \
-             SET signups = daily_stats.signups + excluded.signups"
-        }
-        DailyCounter::Confirmations => {
-            "INSERT INTO daily_stats (day, newsletter_id, confirmations) VALUES ($1, $2, $3) \
-             ON CONFLICT (day, newsletter_id) DO UPDATE \
-             SET confirmations = daily_stats.confirmations + excluded.confirmations"
-        }
-        DailyCounter::Unsubscribes => {
-            "INSERT INTO daily_stats (day, newsletter_id, unsubscribes) VALUES ($1, $2, $3) \
-             ON CONFLICT (day, newsletter_id) DO UPDATE \
-             SET unsubscribes = daily_stats.unsubscribes + excluded.unsubscribes"
-        }
-    };
-    let now = now_ms();
-    sqlx::query(statement)
-        .bind(now - now.rem_euclid(DAY_MS))
+    sqlx::query(counter.upsert())
+        .bind(today())
         .bind(newsletter_id)
         .bind(amount)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// [`count_today_by`] on SQLite's direct writer ([`crate::store::DirectWriter`]).
+pub fn count_today_by_direct(
+    conn: &rusqlite::Connection,
+    newsletter_id: i64,
+    counter: DailyCounter,
+    amount: i64,
+) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(counter.upsert())?
+        .execute((today(), newsletter_id, amount))?;
+    Ok(())
+}
+
+/// The start of today (UTC), the key of the daily counters.
+fn today() -> i64 {
+    let now = now_ms();
+    now - now.rem_euclid(DAY_MS)
+}
+
+impl DailyCounter {
+    /// Adds `$3` to the counter of day `$1` and newsletter `$2`.
+    fn upsert(self) -> &'static str {
+        match self {
+            DailyCounter::Signups => {
+                "INSERT INTO daily_stats (day, newsletter_id, signups) VALUES ($1, $2, $3) \
+                 ON CONFLICT (day, newsletter_id) DO UPDATE \
+                 SET signups = daily_stats.signups + excluded.signups"
+            }
+            DailyCounter::Confirmations => {
+                "INSERT INTO daily_stats (day, newsletter_id, confirmations) VALUES ($1, $2, $3) \
+                 ON CONFLICT (day, newsletter_id) DO UPDATE \
+                 SET confirmations = daily_stats.confirmations + excluded.confirmations"
+            }
+            DailyCounter::Unsubscribes => {
+                "INSERT INTO daily_stats (day, newsletter_id, unsubscribes) VALUES ($1, $2, $3) \
+                 ON CONFLICT (day, newsletter_id) DO UPDATE \
+                 SET unsubscribes = daily_stats.unsubscribes + excluded.unsubscribes"
+            }
+        }
+    }
 }
 
 /// Erases a subscriber: the row and everything hanging off it (cascades),

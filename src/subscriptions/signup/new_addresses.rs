@@ -2,7 +2,9 @@
 //! the common case: the subscribers in a multi-row insert, then their
 //! subscriptions, consent events, tokens and confirmation emails (one
 //! round trip for the four, see [`rows::insert_together`]), and each
-//! newsletter's daily counter one update for the whole group. A new
+//! newsletter's daily counter one update for the whole group. The same
+//! rows go through sqlx (PostgreSQL, and SQLite's fallback) or, on SQLite,
+//! through its direct writer in one call (the `_direct` functions). A new
 //! address needs none of the reads of a known one: it has no past, so its
 //! subscriptions are exactly the ones asked for and its confirmation email
 //! goes out now.
@@ -14,8 +16,16 @@ use sqlx::{AnyConnection, Row};
 use super::writer::Prepared;
 use crate::delivery::outbox;
 use crate::store::rows::{self, InsertRows, Value};
-use crate::subscriptions::store::{ConsentKind, DailyCounter, count_today_by};
+use crate::subscriptions::store::{
+    ConsentKind, DailyCounter, count_today_by, count_today_by_direct,
+};
 use crate::subscriptions::token::CONFIRMATION_TOKEN_LIFETIME_HOURS;
+
+const INSERT_SUBSCRIBERS: &str = "INSERT INTO subscribers (email, email_key, name, locale, \
+     status, paused, hard_bounces, created_at, updated_at, last_confirmation_sent_at) VALUES ";
+/// `$1` is the time; the rest are numbered from `$2`.
+const SUBSCRIBER_ROW: &str = "(#, #, #, #, 'pending', 0, 0, $1, $1, $1)";
+const NEW_ONLY: &str = " ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key";
 
 /// Inserts the addresses of `signups` that are not known yet as pending
 /// subscribers, their confirmation sent at `now` (the rest of this module
@@ -30,12 +40,9 @@ pub(super) async fn insert_subscribers(
 ) -> Result<HashMap<String, i64>, sqlx::Error> {
     let mut ids = HashMap::with_capacity(signups.len());
     for chunk in rows::chunks(conn, signups) {
-        let size = chunk.len();
         let sql = format!(
-            "INSERT INTO subscribers (email, email_key, name, locale, status, paused, \
-             hard_bounces, created_at, updated_at, last_confirmation_sent_at) VALUES {} \
-             ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key",
-            rows::values("(#, #, #, #, 'pending', 0, 0, $1, $1, $1)", size, 2)
+            "{INSERT_SUBSCRIBERS}{}{NEW_ONLY}",
+            rows::values(SUBSCRIBER_ROW, chunk.len(), 2)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
         for signup in chunk {
@@ -52,6 +59,32 @@ pub(super) async fn insert_subscribers(
     Ok(ids)
 }
 
+/// [`insert_subscribers`] on SQLite's direct writer, in one statement
+/// (see [`InsertRows::insert_all`]).
+pub(super) fn insert_subscribers_direct(
+    conn: &rusqlite::Connection,
+    signups: &[&Prepared<'_>],
+    now: i64,
+) -> Result<HashMap<String, i64>, rusqlite::Error> {
+    let mut subscribers =
+        InsertRows::new(INSERT_SUBSCRIBERS, "(#, #, #, #, 'pending', 0, 0, #, #, #)");
+    for signup in signups {
+        subscribers.push(&[
+            Value::Text(signup.request.email.as_str()),
+            Value::Text(&signup.email_key),
+            Value::MaybeText(signup.name()),
+            Value::Text(&signup.subscriber_locale),
+            Value::Int(now),
+            Value::Int(now),
+            Value::Int(now),
+        ]);
+    }
+    let ids = subscribers.insert_all(conn, NEW_ONLY, |row| {
+        Ok((row.get("email_key")?, row.get("id")?))
+    })?;
+    Ok(ids.into_iter().collect())
+}
+
 /// Everything else a new address's signup writes: pending subscriptions,
 /// the consent event, the hashed token, the confirmation email in the
 /// outbox and the daily counters. `signups` pairs each signup with its new
@@ -61,69 +94,109 @@ pub(super) async fn write_signups(
     signups: &[(i64, &Prepared<'_>)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let expires_at = now + i64::from(CONFIRMATION_TOKEN_LIFETIME_HOURS) * 3_600_000;
     for chunk in rows::chunks(conn, signups) {
-        let mut subscriptions = InsertRows::new(
-            "INSERT INTO subscriptions (subscriber_id, newsletter_id, status, created_at, \
-             updated_at) VALUES ",
-            "(#, #, 'pending', #, #)",
-        );
-        let mut consents = InsertRows::new(
-            "INSERT INTO consent_events (subscriber_id, kind, source, ip, user_agent, detail, \
-             at) VALUES ",
-            "(#, #, #, #, #, #, #)",
-        );
-        let mut tokens = InsertRows::new(
-            "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, \
-             expires_at) VALUES ",
-            "(#, #, #, #)",
-        );
-        let data: Vec<String> = chunk
-            .iter()
-            .map(|(_, signup)| {
-                signup
-                    .confirmation(&signup.requested_names, signup.name())
-                    .to_json()
-            })
-            .collect();
-        let mut mails = Vec::with_capacity(chunk.len());
-        for ((id, signup), data) in chunk.iter().zip(&data) {
-            let id = *id;
-            for newsletter in &signup.newsletters {
-                subscriptions.push(&[
-                    Value::Int(id),
-                    Value::Int(newsletter.id),
-                    Value::Int(now),
-                    Value::Int(now),
-                ]);
-            }
-            let client = &signup.request.client;
-            consents.push(&[
-                Value::Int(id),
-                Value::Text(ConsentKind::Signup.as_str()),
-                Value::Text(signup.request.source.as_str()),
-                Value::MaybeText(client.ip.as_deref()),
-                Value::MaybeText(client.user_agent.as_deref()),
-                Value::Text(&signup.requested_slugs),
-                Value::Int(now),
-            ]);
-            tokens.push(&[
-                Value::Text(&signup.token_hash),
-                Value::Int(id),
-                Value::Int(now),
-                Value::Int(expires_at),
-            ]);
-            mails.push(super::confirmation_mail(
-                id,
-                signup.request.email.as_str(),
-                data,
-            ));
-        }
-        let mails = outbox::one_off_rows(&mails, now);
+        let data = confirmation_data(chunk);
+        let [subscriptions, consents, tokens, mails] = signup_rows(chunk, &data, now);
         rows::insert_together(conn, &[&subscriptions, &consents, &tokens, &mails]).await?;
     }
     // Last, so the shared counter rows are locked for the shortest time;
     // one update per newsletter for the whole group.
+    for (newsletter_id, count) in signups_per_newsletter(signups) {
+        count_today_by(conn, newsletter_id, DailyCounter::Signups, count).await?;
+    }
+    Ok(())
+}
+
+/// [`write_signups`] on SQLite's direct writer.
+pub(super) fn write_signups_direct(
+    conn: &rusqlite::Connection,
+    signups: &[(i64, &Prepared<'_>)],
+    now: i64,
+) -> Result<(), rusqlite::Error> {
+    let data = confirmation_data(signups);
+    for table in signup_rows(signups, &data, now) {
+        table.insert_all(conn, "", |_| Ok(()))?;
+    }
+    for (newsletter_id, count) in signups_per_newsletter(signups) {
+        count_today_by_direct(conn, newsletter_id, DailyCounter::Signups, count)?;
+    }
+    Ok(())
+}
+
+/// What each signup's confirmation email is rendered from, in JSON.
+fn confirmation_data(signups: &[(i64, &Prepared<'_>)]) -> Vec<String> {
+    signups
+        .iter()
+        .map(|(_, signup)| {
+            signup
+                .confirmation(&signup.requested_names, signup.name())
+                .to_json()
+        })
+        .collect()
+}
+
+/// The rows of `signups`: subscriptions, consent events, tokens and
+/// outbox rows; `data` is [`confirmation_data`] of the same signups.
+fn signup_rows<'a>(
+    signups: &'a [(i64, &'a Prepared<'a>)],
+    data: &'a [String],
+    now: i64,
+) -> [InsertRows<'a>; 4] {
+    let expires_at = now + i64::from(CONFIRMATION_TOKEN_LIFETIME_HOURS) * 3_600_000;
+    let mut subscriptions = InsertRows::new(
+        "INSERT INTO subscriptions (subscriber_id, newsletter_id, status, created_at, \
+         updated_at) VALUES ",
+        "(#, #, 'pending', #, #)",
+    );
+    let mut consents = InsertRows::new(
+        "INSERT INTO consent_events (subscriber_id, kind, source, ip, user_agent, detail, \
+         at) VALUES ",
+        "(#, #, #, #, #, #, #)",
+    );
+    let mut tokens = InsertRows::new(
+        "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, \
+         expires_at) VALUES ",
+        "(#, #, #, #)",
+    );
+    let mut mails = Vec::with_capacity(signups.len());
+    for ((id, signup), data) in signups.iter().zip(data) {
+        let id = *id;
+        for newsletter in &signup.newsletters {
+            subscriptions.push(&[
+                Value::Int(id),
+                Value::Int(newsletter.id),
+                Value::Int(now),
+                Value::Int(now),
+            ]);
+        }
+        let client = &signup.request.client;
+        consents.push(&[
+            Value::Int(id),
+            Value::Text(ConsentKind::Signup.as_str()),
+            Value::Text(signup.request.source.as_str()),
+            Value::MaybeText(client.ip.as_deref()),
+            Value::MaybeText(client.user_agent.as_deref()),
+            Value::Text(&signup.requested_slugs),
+            Value::Int(now),
+        ]);
+        tokens.push(&[
+            Value::Text(&signup.token_hash),
+            Value::Int(id),
+            Value::Int(now),
+            Value::Int(expires_at),
+        ]);
+        mails.push(super::confirmation_mail(
+            id,
+            signup.request.email.as_str(),
+            data,
+        ));
+    }
+    let mails = outbox::one_off_rows(&mails, now);
+    [subscriptions, consents, tokens, mails]
+}
+
+/// How many of `signups` each newsletter got, by newsletter id.
+fn signups_per_newsletter(signups: &[(i64, &Prepared<'_>)]) -> Vec<(i64, i64)> {
     let mut per_newsletter: Vec<(i64, i64)> = Vec::new();
     for newsletter_id in signups
         .iter()
@@ -138,8 +211,5 @@ pub(super) async fn write_signups(
         }
     }
     per_newsletter.sort_unstable();
-    for (newsletter_id, count) in per_newsletter {
-        count_today_by(conn, newsletter_id, DailyCounter::Signups, count).await?;
-    }
-    Ok(())
+    per_newsletter
 }

@@ -10,15 +10,15 @@
 //! anything fails, the group is written again one signup at a time, so a
 //! signup that cannot be written fails alone and the others are kept.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use email_templates::Locale;
 
 use super::mails::ConfirmationData;
 use super::{SignupError, SignupOutcome, SignupRequest, choose_newsletters, known, new_addresses};
 use crate::newsletters::Newsletter;
-use crate::newsletters::store::newsletters_on;
-use crate::store::{Store, now_ms};
+use crate::newsletters::store::{newsletters_on, newsletters_on_direct};
+use crate::store::{DirectError, DirectWriter, Store, now_ms};
 use crate::subscriptions::domain::SubscriberName;
 use crate::subscriptions::token::ConfirmationToken;
 
@@ -65,7 +65,43 @@ impl SignupWriter {
 
     /// Writes `requests` and returns what each did, in the same order.
     /// Every signup that returns `Ok` is committed.
+    ///
+    /// On SQLite the new addresses go first, in one call on the direct
+    /// writer ([`crate::store::DirectWriter`]); the known ones, rarer,
+    /// then run the full rules through sqlx in a second transaction (it
+    /// sees the first, so a second signup of a new address in the same
+    /// group is a known one, as on PostgreSQL).
     pub async fn write(
+        &mut self,
+        requests: &[SignupRequest],
+    ) -> Vec<Result<SignupOutcome, SignupError>> {
+        if let Some(direct) = self.store.direct() {
+            match write_new_direct(direct, requests.to_vec()).await {
+                Ok((mut results, known)) => {
+                    if !known.is_empty() {
+                        let again: Vec<SignupRequest> =
+                            known.iter().map(|&index| requests[index].clone()).collect();
+                        let written = self.write_through_sqlx(&again).await;
+                        for (index, result) in known.into_iter().zip(written) {
+                            results[index] = result;
+                        }
+                    }
+                    return results;
+                }
+                // nothing of it was written: the usual path tries again
+                Err(error) => tracing::warn!(
+                    %error,
+                    signups = requests.len(),
+                    "the direct write of a group of signups failed; writing it through sqlx"
+                ),
+            }
+        }
+        self.write_through_sqlx(requests).await
+    }
+
+    /// [`SignupWriter::write`] on sqlx's connections: the whole group in
+    /// one transaction, or one by one when that failed.
+    async fn write_through_sqlx(
         &mut self,
         requests: &[SignupRequest],
     ) -> Vec<Result<SignupOutcome, SignupError>> {
@@ -108,43 +144,14 @@ impl SignupWriter {
         // same within the noise).
         let mut tx = self.store.begin_write().await?;
         let all = newsletters_on(&mut tx).await?;
-        let mut results = Vec::with_capacity(requests.len());
-        let mut prepared: Vec<(usize, Prepared<'_>)> = Vec::with_capacity(requests.len());
-        for (index, request) in requests.iter().enumerate() {
-            match choose_newsletters(&all, &request.newsletters) {
-                Ok(newsletters) => {
-                    // overwritten below for a known address
-                    results.push(Ok(SignupOutcome::ConfirmationQueued));
-                    prepared.push((index, prepare(request, newsletters)));
-                }
-                Err(invalid) => results.push(Err(invalid.into())),
-            }
-        }
+        let (mut results, prepared) = prepare_all(&all, requests);
         if prepared.is_empty() {
             tx.rollback().await?;
             return Ok(results);
         }
-        // The first signup of each address may be new; a second one in the
-        // same group is known by then.
-        let mut seen = HashSet::with_capacity(prepared.len());
-        let mut firsts: Vec<&Prepared<'_>> = prepared
-            .iter()
-            .filter(|(_, p)| seen.insert(p.email_key.as_str()))
-            .map(|(_, p)| p)
-            .collect();
-        firsts.sort_by(|a, b| a.email_key.cmp(&b.email_key));
-
         let now = now_ms();
-        let mut new_ids = new_addresses::insert_subscribers(&mut tx, &firsts, now).await?;
-        let mut new = Vec::with_capacity(new_ids.len());
-        let mut known = Vec::new();
-        for (index, signup) in &prepared {
-            // `remove`: only the first signup of an address is the new one
-            match new_ids.remove(&signup.email_key) {
-                Some(id) => new.push((id, signup)),
-                None => known.push((*index, signup)),
-            }
-        }
+        let new_ids = new_addresses::insert_subscribers(&mut tx, &firsts(&prepared), now).await?;
+        let (new, known) = split_new(&prepared, new_ids);
         new_addresses::write_signups(&mut tx, &new, now).await?;
         for (index, signup) in known {
             results[index] = Ok(known::sign_up(&mut tx, signup).await?);
@@ -152,6 +159,83 @@ impl SignupWriter {
         tx.commit().await?;
         Ok(results)
     }
+}
+
+/// The new addresses of `requests` written in one transaction on SQLite's
+/// direct writer. Returns what each signup did, and the indexes of the
+/// ones left for the full rules (known addresses; their result is a
+/// placeholder until then).
+async fn write_new_direct(
+    direct: &DirectWriter,
+    requests: Vec<SignupRequest>,
+) -> Result<(Vec<Result<SignupOutcome, SignupError>>, Vec<usize>), DirectError> {
+    direct
+        .write(move |tx| {
+            let all = newsletters_on_direct(tx)?;
+            let (results, prepared) = prepare_all(&all, &requests);
+            let now = now_ms();
+            let new_ids = new_addresses::insert_subscribers_direct(tx, &firsts(&prepared), now)?;
+            let (new, known) = split_new(&prepared, new_ids);
+            new_addresses::write_signups_direct(tx, &new, now)?;
+            Ok((results, known.into_iter().map(|(index, _)| index).collect()))
+        })
+        .await
+}
+
+type Indexed<'r> = (usize, Prepared<'r>);
+
+/// Chooses each signup's newsletters among `all` and prepares it. The
+/// results say `ConfirmationQueued` (a known address's is overwritten
+/// later) or why the signup cannot be; the prepared signups carry their
+/// index in `requests`.
+fn prepare_all<'r>(
+    all: &[Newsletter],
+    requests: &'r [SignupRequest],
+) -> (Vec<Result<SignupOutcome, SignupError>>, Vec<Indexed<'r>>) {
+    let mut results = Vec::with_capacity(requests.len());
+    let mut prepared = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        match choose_newsletters(all, &request.newsletters) {
+            Ok(newsletters) => {
+                results.push(Ok(SignupOutcome::ConfirmationQueued));
+                prepared.push((index, prepare(request, newsletters)));
+            }
+            Err(invalid) => results.push(Err(invalid.into())),
+        }
+    }
+    (results, prepared)
+}
+
+/// The first signup of each address, in the order of the keys: only it
+/// may be new (a second one in the same group is known by then).
+fn firsts<'p, 'r>(prepared: &'p [Indexed<'r>]) -> Vec<&'p Prepared<'r>> {
+    let mut seen = HashSet::with_capacity(prepared.len());
+    let mut firsts: Vec<&Prepared<'_>> = prepared
+        .iter()
+        .filter(|(_, p)| seen.insert(p.email_key.as_str()))
+        .map(|(_, p)| p)
+        .collect();
+    firsts.sort_by(|a, b| a.email_key.cmp(&b.email_key));
+    firsts
+}
+
+/// The signups whose address got a new subscriber (with its id), and the
+/// others (with their index).
+#[allow(clippy::type_complexity)]
+fn split_new<'p, 'r>(
+    prepared: &'p [Indexed<'r>],
+    mut new_ids: HashMap<String, i64>,
+) -> (Vec<(i64, &'p Prepared<'r>)>, Vec<(usize, &'p Prepared<'r>)>) {
+    let mut new = Vec::with_capacity(new_ids.len());
+    let mut known = Vec::new();
+    for (index, signup) in prepared {
+        // `remove`: only the first signup of an address is the new one
+        match new_ids.remove(&signup.email_key) {
+            Some(id) => new.push((id, signup)),
+            None => known.push((*index, signup)),
+        }
+    }
+    (new, known)
 }
 
 /// Everything a signup needs that needs no database.
