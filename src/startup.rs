@@ -130,6 +130,10 @@ impl Application {
         .map_err(|source| StartError::Bind { address, source })?
         .run();
         let feed_poller = tokio::spawn(crate::feeds::poller::run(store.clone(), shutdown.clone()));
+        let address_index = tokio::spawn(crate::subscriptions::address_index::run(
+            store.clone(),
+            shutdown.clone(),
+        ));
         let delivery_workers = crate::delivery::start(&delivery_state, shutdown.clone())?;
         let scheduler_loop = delivery_state
             .settings
@@ -141,7 +145,8 @@ impl Application {
             server,
             store,
             shutdown,
-            workers: std::iter::once(feed_poller)
+            workers: [feed_poller, address_index]
+                .into_iter()
                 .chain(delivery_workers)
                 .chain(scheduler_loop)
                 .collect(),

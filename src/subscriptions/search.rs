@@ -11,7 +11,9 @@
 //!    row (other than `%` and `_`) and was rare in the window, the rest of
 //!    the ids through the trigram index of migration 0006 (FTS5 on SQLite,
 //!    a GIN index on PostgreSQL): a rare fragment, or one that matches
-//!    nobody, costs its few matches instead of a scan.
+//!    nobody, costs its few matches instead of a scan. SQLite's index
+//!    takes new subscribers in batches ([`super::address_index`]); the
+//!    few not in it yet are read with the LIKE.
 //!
 //! Otherwise (a fragment of one or two characters has no trigram; a common
 //! one filtered down to nothing by status or newsletter would walk most of
@@ -224,7 +226,7 @@ fn walk(
 }
 
 /// The matches after `after` found through the trigram index, rechecked
-/// with the LIKE and the other filters.
+/// with the LIKE and the other filters. `columns` starts with `s.id`.
 fn indexed(
     backend: Backend,
     columns: &str,
@@ -238,7 +240,7 @@ fn indexed(
     let order = match backend {
         Backend::Sqlite => {
             // The FTS table drives (CROSS JOIN keeps it outside) and hands
-            // rows over in rowid order, so LIMIT stops the walk.
+            // rows over in rowid order.
             let raw = q.text(&format!("%{fragment}%"));
             let a = q.int(after);
             q.sql = format!(
@@ -246,7 +248,15 @@ fn indexed(
                  CROSS JOIN subscribers s ON s.id = t.rowid \
                  WHERE t.email_key LIKE {raw} AND t.rowid > {a}"
             );
-            "t.rowid"
+            q.push_indexed_filters(filter, like);
+            // The newest subscribers, not in the index yet (it takes them
+            // in batches, `address_index`), are read with the LIKE alone.
+            let a = q.int(after);
+            q.sql += &format!(
+                " UNION ALL SELECT {columns} FROM subscribers s WHERE s.id > {a} \
+                 AND s.id > (SELECT indexed_up_to FROM address_index_state)"
+            );
+            "id"
         }
         Backend::Postgres => {
             let f = q.text(fragment);
@@ -258,17 +268,25 @@ fn indexed(
             "s.id"
         }
     };
-    q.push_filters(filter, like);
-    if let Some(newsletter) = filter.newsletter_id {
-        let n = q.int(newsletter);
-        q.sql += &format!(
-            " AND EXISTS (SELECT 1 FROM subscriptions su WHERE su.subscriber_id = s.id \
-             AND su.newsletter_id = {n} AND su.status IN ('pending', 'active'))"
-        );
-    }
+    q.push_indexed_filters(filter, like);
     let l = q.int(limit);
     q.sql += &format!(" ORDER BY {order} LIMIT {l}");
     q
+}
+
+impl Query {
+    /// [`Query::push_filters`], and the newsletter's subscribers only when
+    /// the filter names one (the index path does not walk subscriptions).
+    fn push_indexed_filters(&mut self, filter: &SubscriberFilter, like: &str) {
+        self.push_filters(filter, like);
+        if let Some(newsletter) = filter.newsletter_id {
+            let n = self.int(newsletter);
+            self.sql += &format!(
+                " AND EXISTS (SELECT 1 FROM subscriptions su WHERE su.subscriber_id = s.id \
+                 AND su.newsletter_id = {n} AND su.status IN ('pending', 'active'))"
+            );
+        }
+    }
 }
 
 fn bind(query: &Query) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {

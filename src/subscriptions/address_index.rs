@@ -1,0 +1,83 @@
+//! SQLite's index of addresses for the admin's search (FTS5 trigrams,
+//! migrations 0006 and 0010) takes new subscribers in batches, here, not
+//! in the transaction that adds them: writing FTS5 a few rows at a time
+//! cost a signup group about a fifth of its turn at the write lock, where
+//! a batch of thousands costs each row a fraction of that. The search
+//! reads the subscribers not indexed yet with a plain LIKE
+//! ([`super::search`]), so an address is found at once either way.
+//!
+//! PostgreSQL's trigram index is kept by PostgreSQL itself; nothing runs
+//! there.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{DirectError, Store};
+
+/// How often the index is brought up to date.
+const TICK: Duration = Duration::from_secs(1);
+/// Subscribers added to the index in one transaction: big enough to catch
+/// up quickly after an import, small enough to hold the write lock for a
+/// few tens of milliseconds.
+pub const BATCH: i64 = 5_000;
+
+/// Adds up to `batch` subscribers not in the index yet, in id order;
+/// returns how many. Nothing on PostgreSQL.
+pub async fn index_new_addresses(store: &Store, batch: i64) -> Result<usize, DirectError> {
+    let Some(direct) = store.direct() else {
+        return Ok(0);
+    };
+    direct
+        .write(move |tx| {
+            let from: i64 = tx
+                .prepare_cached("SELECT indexed_up_to FROM address_index_state")?
+                .query_row([], |row| row.get(0))?;
+            let to: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT MAX(id) FROM (SELECT id FROM subscribers WHERE id > $1 \
+                     ORDER BY id LIMIT $2)",
+                )?
+                .query_row((from, batch), |row| row.get(0))?;
+            let Some(to) = to else {
+                return Ok(0);
+            };
+            let added = tx
+                .prepare_cached(
+                    "INSERT INTO subscriber_address_trigrams (rowid, email_key) \
+                     SELECT id, email_key FROM subscribers WHERE id > $1 AND id <= $2",
+                )?
+                .execute((from, to))?;
+            tx.prepare_cached("UPDATE address_index_state SET indexed_up_to = $1")?
+                .execute([to])?;
+            Ok(added)
+        })
+        .await
+}
+
+/// Keeps the index up to date until `shutdown`: every [`TICK`], and at
+/// once again after a full batch (an import to catch up with).
+pub async fn run(store: Store, shutdown: CancellationToken) {
+    if store.direct().is_none() {
+        return;
+    }
+    loop {
+        let added = match index_new_addresses(&store, BATCH).await {
+            Ok(added) => added,
+            Err(error) => {
+                tracing::warn!(%error, "the address index could not be brought up to date");
+                0
+            }
+        };
+        if added as i64 >= BATCH {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(TICK) => {}
+        }
+    }
+}
