@@ -29,6 +29,38 @@ async fn metrics_count_requests_by_route(backend: Backend) {
     app.stop().await;
 }
 
+/// The value of a counter line of `/metrics` (0 when not there yet).
+fn counter(metrics: &str, line_start: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(line_start))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn metrics_count_signups_by_outcome(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let queued = r#"gazette_signups_total{outcome="confirmation_queued"} "#;
+    let again = r#"gazette_signups_total{outcome="confirmation_recently_sent"} "#;
+    let before = app.get("/metrics").await.text().await.unwrap();
+    let body = serde_json::json!({"email": "counted@example.org"});
+    for _ in 0..2 {
+        let response = app.post_json("/api/subscriptions", &body).await;
+        assert_eq!(response.status(), 202);
+    }
+    let after = app.get("/metrics").await.text().await.unwrap();
+    // other tests of this process may sign up at the same time: at least
+    assert!(
+        counter(&after, queued) >= counter(&before, queued) + 1.0,
+        "{after}"
+    );
+    assert!(
+        counter(&after, again) >= counter(&before, again) + 1.0,
+        "{after}"
+    );
+    app.stop().await;
+}
+
 async fn unknown_api_path_is_json_404(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app.get("/api/nothing-here").await;
@@ -79,6 +111,7 @@ async fn migrations_are_idempotent_across_restarts(backend: Backend) {
 crate::both_databases!(
     health_reports_database_ok,
     metrics_count_requests_by_route,
+    metrics_count_signups_by_outcome,
     unknown_api_path_is_json_404,
     oversized_body_is_refused_with_413,
     migrations_are_idempotent_across_restarts,

@@ -78,6 +78,7 @@ async fn run(
         // grouping saves
         metrics::counter!("gazette_signup_groups_total").increment(1);
         metrics::counter!("gazette_signup_grouped_total").increment(requests.len() as u64);
+        count_outcomes(&results);
         if results
             .iter()
             .any(|result| matches!(result, Ok(SignupOutcome::ConfirmationQueued)))
@@ -87,6 +88,31 @@ async fn run(
         for (answer, result) in answers.into_iter().zip(results) {
             // a handler that went away (client disconnected) needs no answer
             let _ = answer.send(result);
+        }
+    }
+}
+
+/// `gazette_signups_total` by outcome (`failed` for an error), counted
+/// once a group.
+fn count_outcomes(results: &[Result<SignupOutcome, SignupError>]) {
+    let mut counts = [0u64; 4];
+    for result in results {
+        counts[match result {
+            Ok(SignupOutcome::ConfirmationQueued) => 0,
+            Ok(SignupOutcome::ConfirmationRecentlySent) => 1,
+            Ok(SignupOutcome::AlreadySubscribed) => 2,
+            Err(_) => 3,
+        }] += 1;
+    }
+    let names = [
+        SignupOutcome::ConfirmationQueued.as_str(),
+        SignupOutcome::ConfirmationRecentlySent.as_str(),
+        SignupOutcome::AlreadySubscribed.as_str(),
+        "failed",
+    ];
+    for (outcome, count) in names.into_iter().zip(counts) {
+        if count > 0 {
+            metrics::counter!("gazette_signups_total", "outcome" => outcome).increment(count);
         }
     }
 }
