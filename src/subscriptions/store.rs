@@ -481,6 +481,7 @@ pub async fn count_today_by(
         .bind(today())
         .bind(newsletter_id)
         .bind(amount)
+        .bind(counter_shard())
         .execute(conn)
         .await?;
     Ok(())
@@ -493,34 +494,46 @@ pub fn count_today_by_direct(
     counter: DailyCounter,
     amount: i64,
 ) -> Result<(), rusqlite::Error> {
-    conn.prepare_cached(counter.upsert())?
-        .execute((today(), newsletter_id, amount))?;
+    conn.prepare_cached(counter.upsert())?.execute((
+        today(),
+        newsletter_id,
+        amount,
+        counter_shard(),
+    ))?;
     Ok(())
 }
 
+/// Which of a day's 16 rows a write adds to (PostgreSQL migration 0011):
+/// concurrent transactions mostly pick different rows, so they do not
+/// wait for each other's commit. Readers sum the shards.
+pub(crate) fn counter_shard() -> i64 {
+    rand::random_range(0..16)
+}
+
 /// The start of today (UTC), the key of the daily counters.
-fn today() -> i64 {
+pub(crate) fn today() -> i64 {
     let now = now_ms();
     now - now.rem_euclid(DAY_MS)
 }
 
 impl DailyCounter {
-    /// Adds `$3` to the counter of day `$1` and newsletter `$2`.
+    /// Adds `$3` to the counter of day `$1` and newsletter `$2`, in
+    /// shard `$4` ([`counter_shard`]).
     fn upsert(self) -> &'static str {
         match self {
             DailyCounter::Signups => {
-                "INSERT INTO daily_stats (day, newsletter_id, signups) VALUES ($1, $2, $3) \
-                 ON CONFLICT (day, newsletter_id) DO UPDATE \
+                "INSERT INTO daily_stats (day, newsletter_id, signups, shard) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (day, newsletter_id, shard) DO UPDATE \
                  SET signups = daily_stats.signups + excluded.signups"
             }
             DailyCounter::Confirmations => {
-                "INSERT INTO daily_stats (day, newsletter_id, confirmations) VALUES ($1, $2, $3) \
-                 ON CONFLICT (day, newsletter_id) DO UPDATE \
+                "INSERT INTO daily_stats (day, newsletter_id, confirmations, shard) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (day, newsletter_id, shard) DO UPDATE \
                  SET confirmations = daily_stats.confirmations + excluded.confirmations"
             }
             DailyCounter::Unsubscribes => {
-                "INSERT INTO daily_stats (day, newsletter_id, unsubscribes) VALUES ($1, $2, $3) \
-                 ON CONFLICT (day, newsletter_id) DO UPDATE \
+                "INSERT INTO daily_stats (day, newsletter_id, unsubscribes, shard) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (day, newsletter_id, shard) DO UPDATE \
                  SET unsubscribes = daily_stats.unsubscribes + excluded.unsubscribes"
             }
         }
