@@ -66,37 +66,47 @@ impl SignupWriter {
     /// Writes `requests` and returns what each did, in the same order.
     /// Every signup that returns `Ok` is committed.
     ///
-    /// On SQLite the new addresses go first, in one call on the direct
-    /// writer ([`crate::store::DirectWriter`]); the known ones, rarer,
-    /// then run the full rules through sqlx in a second transaction (it
-    /// sees the first, so a second signup of a new address in the same
-    /// group is a known one, as on PostgreSQL).
+    /// The new addresses go first, in one call: on SQLite's direct writer
+    /// ([`crate::store::DirectWriter`]), on PostgreSQL in one statement
+    /// ([`new_addresses::write_new_postgres`]). The known ones, rarer,
+    /// then run the full rules through sqlx in a transaction of their own
+    /// (it sees the first, so a second signup of a new address in the
+    /// same group is a known one).
     pub async fn write(
         &mut self,
         requests: &[SignupRequest],
     ) -> Vec<Result<SignupOutcome, SignupError>> {
-        if let Some(direct) = self.store.direct() {
-            match write_new_direct(direct, requests.to_vec()).await {
-                Ok((mut results, known)) => {
-                    if !known.is_empty() {
-                        let again: Vec<SignupRequest> =
-                            known.iter().map(|&index| requests[index].clone()).collect();
-                        let written = self.write_through_sqlx(&again).await;
-                        for (index, result) in known.into_iter().zip(written) {
-                            results[index] = result;
-                        }
+        let first_pass = match self.store.direct() {
+            Some(direct) => write_new_direct(direct, requests.to_vec())
+                .await
+                .map_err(|e| e.to_string()),
+            None => write_new_postgres(&self.store, requests)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        match first_pass {
+            Ok((mut results, known)) => {
+                if !known.is_empty() {
+                    let again: Vec<SignupRequest> =
+                        known.iter().map(|&index| requests[index].clone()).collect();
+                    let written = self.write_through_sqlx(&again).await;
+                    for (index, result) in known.into_iter().zip(written) {
+                        results[index] = result;
                     }
-                    return results;
                 }
-                // nothing of it was written: the usual path tries again
-                Err(error) => tracing::warn!(
+                results
+            }
+            // nothing of it was written: the usual path tries again, one
+            // signup at a time if need be
+            Err(error) => {
+                tracing::warn!(
                     %error,
                     signups = requests.len(),
-                    "the direct write of a group of signups failed; writing it through sqlx"
-                ),
+                    "the one-call write of a group of signups failed; writing it through sqlx"
+                );
+                self.write_through_sqlx(requests).await
             }
         }
-        self.write_through_sqlx(requests).await
     }
 
     /// [`SignupWriter::write`] on sqlx's connections: the whole group in
@@ -180,6 +190,25 @@ async fn write_new_direct(
             Ok((results, known.into_iter().map(|(index, _)| index).collect()))
         })
         .await
+}
+
+/// The new addresses of `requests` written in one statement on
+/// PostgreSQL ([`new_addresses::write_new_postgres`]), on a pooled
+/// connection in autocommit; returns as [`write_new_direct`] does.
+async fn write_new_postgres(
+    store: &Store,
+    requests: &[SignupRequest],
+) -> Result<(Vec<Result<SignupOutcome, SignupError>>, Vec<usize>), sqlx::Error> {
+    let mut conn = store.write_alone().await?;
+    let all = newsletters_on(&mut conn).await?;
+    let (results, prepared) = prepare_all(&all, requests);
+    if prepared.is_empty() {
+        return Ok((results, Vec::new()));
+    }
+    let new_ids =
+        new_addresses::write_new_postgres(&mut conn, &firsts(&prepared), now_ms()).await?;
+    let (_, known) = split_new(&prepared, new_ids);
+    Ok((results, known.into_iter().map(|(index, _)| index).collect()))
 }
 
 type Indexed<'r> = (usize, Prepared<'r>);
