@@ -427,7 +427,7 @@ mod sqlite_only {
 mod postgres_only {
     use crate::helpers::{Backend, skip_postgres, spawn_app};
 
-    /// Migration 0009 rewrote `address_trigrams` in PL/pgSQL; the index
+    /// Migrations 0009 and 0012 rewrote `address_trigrams` in PL/pgSQL; the index
     /// built by the old SQL function stays valid only if both give the same
     /// set of trigrams for every address.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,8 +446,10 @@ mod postgres_only {
             "a_b%c\\d@x.io",
         ] {
             let same: bool = sqlx::query_scalar(
+                // Sets, not arrays: since 0012 the function keeps repeats
+                // (GIN indexes each distinct key once and `@>` compares sets).
                 "SELECT address_trigrams($1) @> old AND old @> address_trigrams($1) \
-                   AND cardinality(address_trigrams($1)) = cardinality(old) \
+                   AND cardinality(address_trigrams($1)) = greatest(length($1) - 2, 0) \
                  FROM (SELECT COALESCE(array_agg(DISTINCT substr($1, i, 3)), '{}') AS old \
                        FROM generate_series(1, length($1) - 2) AS i) o",
             )
