@@ -316,11 +316,37 @@ async fn connect_sqlite(
     Ok((pool, path))
 }
 
+/// Connections that sat idle this long are pinged before they are lent.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// Pool settings both backends share. sqlx pings every connection it lends
+/// by default: a round trip before each `/health` probe, each PostgreSQL
+/// transaction and each group of signups, to guard against a connection
+/// the server dropped. Under load the connections never sit idle, so they
+/// are pinged only after [`PING_WHEN_IDLE_FOR`] in the pool (as HikariCP
+/// does after 500 ms). sqlx still pings each connection as it comes back
+/// to the pool, after its user is done: one that broke while in use is
+/// closed there and never lent again.
+fn pool_options(max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < PING_WHEN_IDLE_FOR {
+                    return Ok(true);
+                }
+                // a connection that fails the ping is closed and another
+                // one lent instead
+                Ok(sqlx::Connection::ping(conn).await.is_ok())
+            })
+        })
+}
+
 /// A pool of up to `max_connections` connections to the SQLite file at
 /// `url`, each set up the same way.
 async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
+    pool_options(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(|conn, _meta| Box::pin(set_up_sqlite(conn)))
         .connect(&sqlite_url_with_create(url))
@@ -412,8 +438,7 @@ async fn connect_postgres(url: &str, max_connections: u32) -> Result<AnyPool, St
         options.get_database().unwrap_or("postgres")
     );
     let open = || {
-        AnyPoolOptions::new()
-            .max_connections(max_connections)
+        pool_options(max_connections)
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
     };
