@@ -181,7 +181,13 @@ impl SmtpServer {
         };
         tokio::spawn(async move {
             loop {
+                // `biased`: once stopped, a connection waiting in the
+                // listener's backlog must not be served. The kernel takes
+                // connections before this task runs again, so without it a
+                // client that connects right after `stop` could still be
+                // answered (the mail check of a stopped server passed).
                 tokio::select! {
+                    biased;
                     _ = stop.cancelled() => break,
                     accepted = listener.accept() => {
                         let Ok((socket, _)) = accepted else { continue };
