@@ -24,20 +24,35 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {CHROMEDRIVER} ({e}); install chromium-driver (.ci/run does)")
-            });
-        let webdriver = format!("http://127.0.0.1:{port}");
-        wait_until_ready(&webdriver).await;
+        // The port is free when picked but not held: another test may bind
+        // it before chromedriver does, and chromedriver then exits. Try
+        // again on another port.
+        let mut attempts = 0;
+        let (driver, webdriver) = loop {
+            attempts += 1;
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let mut driver = Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start {CHROMEDRIVER} ({e}); install chromium-driver (.ci/run does)"
+                    )
+                });
+            let webdriver = format!("http://127.0.0.1:{port}");
+            if wait_until_ready(&webdriver, &mut driver).await {
+                break (driver, webdriver);
+            }
+            assert!(
+                attempts < 3,
+                "chromedriver exited at start {attempts} times"
+            );
+        };
         let profile = tempfile::tempdir().expect("profile dir");
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
@@ -99,14 +114,19 @@ impl Drop for Browser {
     }
 }
 
-async fn wait_until_ready(webdriver: &str) {
+/// True once chromedriver answers at `webdriver`; false when it exited
+/// first (its port was taken).
+async fn wait_until_ready(webdriver: &str, driver: &mut Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
     let client = reqwest::Client::new();
     while Instant::now() < deadline {
+        if driver.try_wait().ok().flatten().is_some() {
+            return false;
+        }
         if let Ok(response) = client.get(format!("{webdriver}/status")).send().await
             && response.status().is_success()
         {
-            return;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -675,6 +675,10 @@ async fn sent_mail(app: &TestApp, recipient: &str) -> String {
     let wanted = format!("to: {}", recipient.to_lowercase());
     for _ in 0..300 {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            // the transport writes a hidden `.tmp` file, then renames it
+            if entry.path().extension().is_none_or(|ext| ext != "eml") {
+                continue;
+            }
             let raw = std::fs::read_to_string(entry.path()).unwrap_or_default();
             let head = raw.split("\r\n\r\n").next().unwrap_or("").to_lowercase();
             if head.lines().any(|line| line.starts_with(&wanted)) {

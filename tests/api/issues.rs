@@ -182,8 +182,16 @@ async fn sending_reaches_active_subscribers_only_and_twice_adds_nothing(backend:
     let again = editor
         .post(&format!("/api/issues/{issue_id}/send"), &json!({}))
         .await;
-    assert_eq!(again.status, 202, "{}", again.body);
-    assert_eq!(again.body["counts"]["total"], 2);
+    // Still sending, as a second press of the button almost always finds
+    // it: accepted, and nothing added. On a stalled machine both messages
+    // may already be out: then the issue is sent and a send is refused.
+    if again.status == 409 {
+        let shown = editor.get(&format!("/api/issues/{issue_id}")).await;
+        assert_eq!(shown.body["status"], "sent", "{}", again.body);
+    } else {
+        assert_eq!(again.status, 202, "{}", again.body);
+        assert_eq!(again.body["counts"]["total"], 2);
+    }
     let mut recipients: Vec<i64> =
         sqlx::query_scalar("SELECT subscriber_id FROM deliveries WHERE issue_id = $1")
             .bind(issue_id)

@@ -147,7 +147,9 @@ async fn scheduled_draft_goes_out_once_at_its_time(backend: Backend) {
     assert_eq!(status_of(&app, issue_id).await, "draft");
     clock.set(later + Duration::seconds(5));
     assert_eq!(first.tick().await.unwrap().sent_scheduled, vec![issue_id]);
-    assert_eq!(status_of(&app, issue_id).await, "sending");
+    // the app's own delivery workers may already have sent the three
+    // digests (they poll on the real clock)
+    assert!(["sending", "sent"].contains(&status_of(&app, issue_id).await.as_str()));
     assert_eq!(digests(&app, issue_id).await, 3);
     let other = scheduler(&app, &clock);
     assert!(other.tick().await.unwrap().sent_scheduled.is_empty());

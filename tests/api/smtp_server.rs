@@ -86,6 +86,8 @@ struct State {
     plan: VecDeque<Reply>,
     recipient_rules: Vec<(String, Reply)>,
     connections: usize,
+    /// Sessions still open (accepted and not yet ended).
+    open_sessions: usize,
     data_attempts: usize,
     chaos: Option<(Chaos, StdRng)>,
     /// Keep only envelopes, not message bodies (large fault runs).
@@ -196,10 +198,15 @@ impl SmtpServer {
                         // wait for the client's delayed ACK (40 ms). Real
                         // servers send the pipelined replies together.
                         let _ = socket.set_nodelay(true);
-                        state.lock().unwrap().connections += 1;
+                        {
+                            let mut state = state.lock().unwrap();
+                            state.connections += 1;
+                            state.open_sessions += 1;
+                        }
                         let state = state.clone();
                         tokio::spawn(async move {
-                            let _ = serve(socket, state).await;
+                            let _ = serve(socket, state.clone()).await;
+                            state.lock().unwrap().open_sessions -= 1;
                         });
                     }
                 }
@@ -256,6 +263,19 @@ impl SmtpServer {
 
     pub fn connections(&self) -> usize {
         self.state.lock().unwrap().connections
+    }
+
+    /// Waits until no session is open (a killed client's connections end
+    /// when the kernel closes them), or panics after `within`.
+    pub async fn wait_until_idle(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.state.lock().unwrap().open_sessions > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "SMTP sessions still open after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// How many messages reached the end of DATA or were cut during it.

@@ -28,8 +28,9 @@ async fn killed_sender_loses_nothing_and_repeats_only_in_flight(backend: Backend
     wait_received(&smtp, rows / 2, allowance(rows)).await;
     first.kill();
     // a message whose last line left just before the kill is recorded by
-    // the server a moment later: count it as sent before the kill
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // the server a moment later: count it as sent before the kill, once
+    // the server has ended every session of the killed process
+    smtp.wait_until_idle(Duration::from_secs(30)).await;
     let at_kill = smtp.received_count();
     let recorded = count_status(&store, "sent").await;
     let in_flight = at_kill.saturating_sub(recorded);
