@@ -27,31 +27,28 @@ impl Browser {
         // The port is free when picked but not held: another test may bind
         // it before chromedriver does, and chromedriver then exits. Try
         // again on another port.
-        let mut attempts = 0;
-        let (driver, webdriver) = loop {
-            attempts += 1;
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let mut driver = Command::new(CHROMEDRIVER)
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot start {CHROMEDRIVER} ({e}); install chromium-driver (.ci/run does)"
-                    )
-                });
-            let webdriver = format!("http://127.0.0.1:{port}");
-            if wait_until_ready(&webdriver, &mut driver).await {
-                break (driver, webdriver);
+        let (driver, webdriver) = 'started: {
+            for _ in 0..3 {
+                let port = TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .expect("a free port")
+                    .port();
+                let mut driver = Command::new(CHROMEDRIVER)
+                    .arg(format!("--port={port}"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "cannot start {CHROMEDRIVER} ({e}); install chromium-driver (.ci/run does)"
+                        )
+                    });
+                let webdriver = format!("http://127.0.0.1:{port}");
+                if wait_until_ready(&webdriver, &mut driver).await {
+                    break 'started (driver, webdriver);
+                }
             }
-            assert!(
-                attempts < 3,
-                "chromedriver exited at start {attempts} times"
-            );
+            panic!("chromedriver exited at start 3 times");
         };
         let profile = tempfile::tempdir().expect("profile dir");
         let mut capabilities = serde_json::Map::new();

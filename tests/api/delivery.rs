@@ -604,15 +604,7 @@ async fn file_transport_writes_a_parseable_eml(backend: Backend) {
     let dir = app.settings.mail.outbox_dir.clone();
     let deadline = tokio::time::Instant::now() + WAIT;
     let file = loop {
-        let found: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(file) = found.into_iter().next() {
+        if let Some(file) = crate::helpers::outbox_files(&dir).into_iter().next() {
             break file;
         }
         assert!(tokio::time::Instant::now() < deadline, "no .eml in {dir:?}");

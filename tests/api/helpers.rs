@@ -9,7 +9,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use gazette::config::Settings;
@@ -271,4 +271,32 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// The `.eml` files the file transport has finished in `dir`, oldest first
+/// (their names start with the time). The transport writes a hidden `.tmp`
+/// file and then renames it, so a file listed here is whole.
+pub fn outbox_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The newest finished `.eml` in `dir` with `recipient` in its `To`, raw.
+pub fn newest_mail_to(dir: &Path, recipient: &str) -> Option<String> {
+    let wanted = recipient.to_lowercase();
+    outbox_files(dir).iter().rev().find_map(|file| {
+        let raw = std::fs::read_to_string(file).ok()?;
+        let head = raw.split("\r\n\r\n").next().unwrap_or("").to_lowercase();
+        head.lines()
+            .any(|line| line.starts_with("to:") && line.contains(&wanted))
+            .then_some(raw)
+    })
 }

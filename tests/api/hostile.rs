@@ -671,19 +671,10 @@ async fn every_hostile_request_is_refused_and_changes_nothing(backend: Backend) 
 /// The `.eml` the file transport wrote for `recipient` (waits for the
 /// delivery worker).
 async fn sent_mail(app: &TestApp, recipient: &str) -> String {
-    let dir = app.settings.mail.outbox_dir.clone();
-    let wanted = format!("to: {}", recipient.to_lowercase());
+    let dir = &app.settings.mail.outbox_dir;
     for _ in 0..300 {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            // the transport writes a hidden `.tmp` file, then renames it
-            if entry.path().extension().is_none_or(|ext| ext != "eml") {
-                continue;
-            }
-            let raw = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            let head = raw.split("\r\n\r\n").next().unwrap_or("").to_lowercase();
-            if head.lines().any(|line| line.starts_with(&wanted)) {
-                return raw;
-            }
+        if let Some(raw) = crate::helpers::newest_mail_to(dir, recipient) {
+            return raw;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

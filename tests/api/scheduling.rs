@@ -286,17 +286,6 @@ async fn second_instance(
     (settings, stop)
 }
 
-fn eml_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// Three instances on one PostgreSQL fire a schedule of several slots at
 /// the same moments: one issue per slot, one mail per subscriber per issue.
 /// (SQLite is one instance by design.)
@@ -379,9 +368,14 @@ async fn three_instances_fire_each_slot_once() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(sent, expected);
-    let written = eml_files(&app.settings.mail.outbox_dir)
-        + eml_files(&second.mail.outbox_dir)
-        + eml_files(&third.mail.outbox_dir);
+    let written = [
+        &app.settings.mail.outbox_dir,
+        &second.mail.outbox_dir,
+        &third.mail.outbox_dir,
+    ]
+    .into_iter()
+    .map(|dir| crate::helpers::outbox_files(dir).len())
+    .sum::<usize>();
     assert_eq!(
         written, expected,
         "every subscriber gets each issue exactly once"

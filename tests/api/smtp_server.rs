@@ -203,10 +203,9 @@ impl SmtpServer {
                             state.connections += 1;
                             state.open_sessions += 1;
                         }
-                        let state = state.clone();
+                        let session = OpenSession(state.clone());
                         tokio::spawn(async move {
-                            let _ = serve(socket, state.clone()).await;
-                            state.lock().unwrap().open_sessions -= 1;
+                            let _ = serve(socket, session.0.clone()).await;
                         });
                     }
                 }
@@ -303,6 +302,17 @@ impl SmtpServer {
 
     pub fn stop(&self) {
         self.stop.cancel();
+    }
+}
+
+/// Counts a session open until dropped, however its task ends.
+struct OpenSession(Arc<Mutex<State>>);
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.0.lock() {
+            state.open_sessions -= 1;
+        }
     }
 }
 

@@ -59,24 +59,9 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         let dir = &self.settings.mail.outbox_dir;
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .expect("the file outbox")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        files.sort();
-        let wanted = email.to_lowercase();
-        for file in files.iter().rev() {
-            let raw = std::fs::read_to_string(file).unwrap();
-            let head = raw.split("\r\n\r\n").next().unwrap_or("").to_lowercase();
-            let to_us = head
-                .lines()
-                .any(|l| l.starts_with("to:") && l.contains(&wanted));
-            if to_us {
-                return mime_part(&raw, mime).expect("the part in the sent email");
-            }
-        }
-        panic!("no email to {email} in {}", dir.display());
+        let raw = crate::helpers::newest_mail_to(dir, email)
+            .unwrap_or_else(|| panic!("no email to {email} in {}", dir.display()));
+        mime_part(&raw, mime).expect("the part in the sent email")
     }
 
     pub async fn confirmation_mails(&self, email: &str) -> i64 {
