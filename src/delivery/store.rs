@@ -54,6 +54,24 @@ impl ClaimedDelivery {
         })
     }
 
+    /// [`ClaimedDelivery::from_row`] for a row read by rusqlite.
+    fn from_direct_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
+        Ok(ClaimedDelivery {
+            id: row.get("id")?,
+            kind: row.get("kind")?,
+            issue_id: row.get("issue_id")?,
+            subscriber_id: row.get("subscriber_id")?,
+            recipient: row.get("recipient")?,
+            subject: row.get("subject")?,
+            html_body: row.get("html_body")?,
+            text_body: row.get("text_body")?,
+            template_data: row.get("template_data")?,
+            attempts: row.get("attempts")?,
+            subscriber_name: None,
+            still_subscribed: true,
+        })
+    }
+
     pub fn is_digest(&self) -> bool {
         self.kind == "digest"
     }
@@ -139,7 +157,7 @@ impl Store {
         lease_until: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let sql = claim_sql(self.backend(), digest);
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .bind(lease_until)
             .bind(instance)
             .bind(now_ms())
@@ -161,14 +179,30 @@ impl Store {
                     Ok(claimed)
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?,
-            // One statement in autocommit on the writer: one round trip
-            // instead of three.
-            Backend::Sqlite if !digest => query
-                .fetch_all(&mut *self.write_alone().await?)
-                .await?
-                .iter()
-                .map(ClaimedDelivery::from_row)
-                .collect::<Result<Vec<_>, _>>()?,
+            // On the signups' own connection, in one blocking call: see
+            // [`Store::direct`].
+            Backend::Sqlite if !digest => match self.direct() {
+                Some(direct) => {
+                    let instance = instance.to_owned();
+                    let now = now_ms();
+                    direct
+                        .write(move |tx| {
+                            let mut statement = tx.prepare_cached(&sql)?;
+                            let rows = statement.query_map(
+                                rusqlite::params![lease_until, instance, now, limit as i64],
+                                ClaimedDelivery::from_direct_row,
+                            )?;
+                            rows.collect::<Result<Vec<_>, _>>()
+                        })
+                        .await?
+                }
+                None => query
+                    .fetch_all(&mut *self.write_alone().await?)
+                    .await?
+                    .iter()
+                    .map(ClaimedDelivery::from_row)
+                    .collect::<Result<Vec<_>, _>>()?,
+            },
             Backend::Sqlite => {
                 let mut tx = self.begin_write().await?;
                 let mut claimed = query
@@ -211,7 +245,19 @@ impl Store {
             // The common batch, all sent: one statement in autocommit, one
             // round trip instead of three (on SQLite, fewer turns of the
             // writer taken from signups).
-            mark_sent(&mut *self.write_alone().await?, &sent, now).await?;
+            match self.direct() {
+                Some(direct) => {
+                    direct
+                        .write(move |tx| {
+                            let mut statement = tx.prepare_cached(&mark_sent_sql(sent.len()))?;
+                            statement.execute(rusqlite::params_from_iter(
+                                std::iter::once(now).chain(sent),
+                            ))
+                        })
+                        .await?;
+                }
+                None => mark_sent(&mut *self.write_alone().await?, &sent, now).await?,
+            }
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
@@ -374,20 +420,24 @@ const RECIPIENT_JOINS: &str = "LEFT JOIN subscribers s ON s.id = d.subscriber_id
 /// of bound parameters.
 const SENT_PER_STATEMENT: usize = 500;
 
-async fn mark_sent<'c, E>(executor: E, ids: &[i64], now: i64) -> Result<(), StoreError>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
+/// Marks `count` rows sent: `$1` is the time, the ids follow.
+fn mark_sent_sql(count: usize) -> String {
     // the bodies and data of one-off mail hold tokens (confirmation
     // links): they must not outlive the send
-    let sql = format!(
+    format!(
         "UPDATE deliveries SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
          lease_until = NULL, html_body = NULL, text_body = NULL, template_data = NULL, \
          last_error = NULL \
          WHERE id IN ({})",
-        placeholders(2, ids.len())
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        placeholders(2, count)
+    )
+}
+
+async fn mark_sent<'c, E>(executor: E, ids: &[i64], now: i64) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(mark_sent_sql(ids.len()))).bind(now);
     for id in ids {
         query = query.bind(*id);
     }

@@ -18,11 +18,13 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::config::DatabaseSettings;
 
+mod checkpointer;
 mod direct;
 pub mod rows;
 pub mod secrets;
 mod writer;
 
+use checkpointer::{Checkpointer, WAL_AUTOCHECKPOINT_PAGES};
 pub use direct::{DirectError, DirectWriter};
 use writer::{SqliteWriter, WriterTurn};
 
@@ -49,6 +51,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("database did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("database error: {0}")]
+    Direct(#[from] DirectError),
 }
 
 impl StoreError {
@@ -158,12 +162,14 @@ impl Store {
             Backend::Sqlite => {
                 let (pool, path) = connect_sqlite(url, settings.max_connections).await?;
                 let writer = SqliteWriter::connect(&sqlite_url_with_create(url)).await?;
-                let direct = DirectWriter::open(&path, writer.clone()).map_err(|e| {
-                    StoreError::SqliteOpen {
-                        path: path.display().to_string(),
-                        reason: e.to_string(),
-                    }
-                })?;
+                let cannot_open = |reason: String| StoreError::SqliteOpen {
+                    path: path.display().to_string(),
+                    reason,
+                };
+                let checkpointer =
+                    Checkpointer::start(&path).map_err(|e| cannot_open(e.to_string()))?;
+                let direct = DirectWriter::open(&path, writer.clone(), checkpointer)
+                    .map_err(|e| cannot_open(e.to_string()))?;
                 (pool, Some(writer), Some(direct))
             }
             Backend::Postgres => (
@@ -362,6 +368,11 @@ async fn set_up_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     conn.execute("PRAGMA busy_timeout = 10000").await?;
     conn.execute("PRAGMA foreign_keys = ON").await?;
     conn.execute("PRAGMA synchronous = NORMAL").await?;
+    // see store::checkpointer: the copying is done beside the writers
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}"
+    )))
+    .await?;
     Ok(())
 }
 
