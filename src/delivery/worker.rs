@@ -48,9 +48,12 @@ use crate::subscriptions::signup::{ConfirmationData, ConfirmationMails};
 use crate::telemetry::mask_email;
 use crate::web::AppState;
 
-/// Outcomes written per transaction at most; also bounds how many sent
-/// messages can wait unrecorded (and so go twice after a crash).
+/// Outcomes written per transaction at most.
 const RECORD_BATCH: usize = 64;
+/// Messages sent or being sent whose outcome is not written yet, at most:
+/// what a crash can make go twice. A send waits for room, so a slow
+/// database slows the sending instead of letting the unrecorded pile up.
+const UNRECORDED_MAX: usize = 2 * RECORD_BATCH;
 /// How long the recorder gathers outcomes before writing them.
 const RECORD_WINDOW: Duration = Duration::from_millis(20);
 /// The longest an idle dispatcher sleeps: new rows from another instance
@@ -88,7 +91,8 @@ struct Engine {
 }
 
 enum RecorderMessage {
-    Outcome(Outcome),
+    /// With the room it took among the unrecorded, when it was sent.
+    Outcome(Outcome, Option<OwnedSemaphorePermit>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -167,6 +171,7 @@ async fn dispatch(
         .min(mail.rate_per_second.max(1) as usize);
     let lease_ms = i64::try_from(mail.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
     let in_flight = Arc::new(Semaphore::new(concurrency));
+    let unrecorded = Arc::new(Semaphore::new(UNRECORDED_MAX.max(concurrency)));
     let mut queue: VecDeque<ClaimedDelivery> = VecDeque::new();
     let mut sends: JoinSet<()> = JoinSet::new();
     let mut prepared: HashMap<i64, Arc<PreparedIssue>> = HashMap::new();
@@ -219,8 +224,12 @@ async fn dispatch(
         let permit = loop {
             let woke = tokio::select! {
                 _ = shutdown.cancelled() => Woke::Stop,
-                permit = in_flight.clone().acquire_owned() => match permit {
-                    Ok(permit) => Woke::Permit(permit),
+                permits = async {
+                    let session = in_flight.clone().acquire_owned().await?;
+                    let room = unrecorded.clone().acquire_owned().await?;
+                    Ok::<_, tokio::sync::AcquireError>((session, room))
+                } => match permits {
+                    Ok(permits) => Woke::Permit(permits),
                     Err(_) => Woke::Stop,
                 },
                 claimed = async {
@@ -296,7 +305,7 @@ type ClaimFuture = std::pin::Pin<
 
 /// What the dispatcher woke for while it waited for a free session.
 enum Woke {
-    Permit(OwnedSemaphorePermit),
+    Permit((OwnedSemaphorePermit, OwnedSemaphorePermit)),
     Claimed(Result<Vec<ClaimedDelivery>, StoreError>),
     Stop,
 }
@@ -392,10 +401,10 @@ async fn send_one(
     engine: Arc<Engine>,
     row: ClaimedDelivery,
     issue: Option<Arc<PreparedIssue>>,
-    _permit: OwnedSemaphorePermit,
+    (_session, room): (OwnedSemaphorePermit, OwnedSemaphorePermit),
 ) {
     let outcome = engine.deliver(&row, issue.as_deref()).await;
-    engine.record(outcome);
+    engine.record_sent(outcome, room);
 }
 
 impl Engine {
@@ -548,7 +557,15 @@ impl Engine {
     fn record(&self, outcome: Outcome) {
         // fails only after shutdown dropped the recorder; the row's lease
         // then runs out and it is sent again
-        let _ = self.recorder.send(RecorderMessage::Outcome(outcome));
+        let _ = self.recorder.send(RecorderMessage::Outcome(outcome, None));
+    }
+
+    /// [`Engine::record`] for a send, whose room among the unrecorded is
+    /// given back once the outcome is written.
+    fn record_sent(&self, outcome: Outcome, room: OwnedSemaphorePermit) {
+        let _ = self
+            .recorder
+            .send(RecorderMessage::Outcome(outcome, Some(room)));
     }
 
     /// Waits until every outcome handed to the recorder so far is written.
@@ -593,22 +610,24 @@ async fn record_outcomes(
     bounce_threshold: u32,
 ) {
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(RECORD_BATCH);
+    let mut rooms: Vec<OwnedSemaphorePermit> = Vec::with_capacity(RECORD_BATCH);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut open = true;
     while open {
         match inbox.recv().await {
-            Some(message) => take(message, &mut outcomes, &mut waiters),
+            Some(message) => take(message, &mut outcomes, &mut rooms, &mut waiters),
             None => open = false,
         }
         let deadline = tokio::time::Instant::now() + RECORD_WINDOW;
         while open && outcomes.len() < RECORD_BATCH && waiters.is_empty() {
             match tokio::time::timeout_at(deadline, inbox.recv()).await {
-                Ok(Some(message)) => take(message, &mut outcomes, &mut waiters),
+                Ok(Some(message)) => take(message, &mut outcomes, &mut rooms, &mut waiters),
                 Ok(None) => open = false,
                 Err(_) => break,
             }
         }
         write_outcomes(&store, &mut outcomes, bounce_threshold).await;
+        rooms.clear();
         for waiter in waiters.drain(..) {
             let _ = waiter.send(());
         }
@@ -618,10 +637,14 @@ async fn record_outcomes(
 fn take(
     message: RecorderMessage,
     outcomes: &mut Vec<Outcome>,
+    rooms: &mut Vec<OwnedSemaphorePermit>,
     waiters: &mut Vec<oneshot::Sender<()>>,
 ) {
     match message {
-        RecorderMessage::Outcome(outcome) => outcomes.push(outcome),
+        RecorderMessage::Outcome(outcome, room) => {
+            outcomes.push(outcome);
+            rooms.extend(room);
+        }
         RecorderMessage::Flush(waiter) => waiters.push(waiter),
     }
 }

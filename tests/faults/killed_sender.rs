@@ -53,9 +53,10 @@ async fn killed_sender_loses_nothing_and_repeats_only_in_flight(backend: Backend
         "{} duplicates but only {in_flight} in flight",
         tally.duplicates
     );
-    // Unrecorded sends are bounded by the sends in flight plus the
-    // recorder's batches (64 outcomes each), whatever the size.
-    assert!(in_flight <= CONCURRENCY + 2 * 64, "{in_flight} in flight");
+    // A send waits for room among the unrecorded (two of the recorder's
+    // batches, 64 outcomes each, sessions in flight included), whatever
+    // the size and however slow the database.
+    assert!(in_flight <= 2 * 64, "{in_flight} in flight");
     assert_eq!(count_status(&store, "sent").await, rows);
     store.close().await;
 }
