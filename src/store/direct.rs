@@ -13,9 +13,11 @@
 //! call, so this process still writes one transaction at a time and
 //! nobody meets SQLite's busy handler. The price of a second connection:
 //! SQLite drops a connection's page cache when another one has written
-//! since its last transaction, so a write of the delivery workers between
-//! two groups makes the next group read its pages back from the kernel's
-//! cache.
+//! since its last transaction, so the frequent writes of the delivery
+//! workers (claims of one-off mail, outcomes all sent) come here too;
+//! their rarer ones still go through sqlx. After each commit the
+//! checkpoint thread ([`super::checkpointer`]) is asked to copy the log
+//! back, beside the next writes.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
