@@ -157,10 +157,30 @@ impl Store {
         lease_until: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let sql = claim_sql(self.backend(), digest);
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        let now = now_ms();
+        // SQLite always has the direct writer, so its one-off claims take
+        // it (the signups' own connection, one blocking call); the digest
+        // claims also read their recipients, in the claim's transaction
+        if let (false, Some(direct)) = (digest, self.direct()) {
+            let instance = instance.to_owned();
+            let mut claimed = direct
+                .write(move |tx| {
+                    let mut statement = tx.prepare_cached(&sql)?;
+                    let rows = statement.query_map(
+                        rusqlite::params![lease_until, instance, now, limit as i64],
+                        ClaimedDelivery::from_direct_row,
+                    )?;
+                    rows.collect::<Result<Vec<_>, _>>()
+                })
+                .await?;
+            // RETURNING gives no order guarantee; send oldest first.
+            claimed.sort_by_key(|row| row.id);
+            return Ok(claimed);
+        }
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(lease_until)
             .bind(instance)
-            .bind(now_ms())
+            .bind(now)
             .bind(limit as i64);
         let mut claimed = match self.backend() {
             // One statement, so one round trip, and the digest rows'
@@ -179,30 +199,6 @@ impl Store {
                     Ok(claimed)
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?,
-            // On the signups' own connection, in one blocking call: see
-            // [`Store::direct`].
-            Backend::Sqlite if !digest => match self.direct() {
-                Some(direct) => {
-                    let instance = instance.to_owned();
-                    let now = now_ms();
-                    direct
-                        .write(move |tx| {
-                            let mut statement = tx.prepare_cached(&sql)?;
-                            let rows = statement.query_map(
-                                rusqlite::params![lease_until, instance, now, limit as i64],
-                                ClaimedDelivery::from_direct_row,
-                            )?;
-                            rows.collect::<Result<Vec<_>, _>>()
-                        })
-                        .await?
-                }
-                None => query
-                    .fetch_all(&mut *self.write_alone().await?)
-                    .await?
-                    .iter()
-                    .map(ClaimedDelivery::from_row)
-                    .collect::<Result<Vec<_>, _>>()?,
-            },
             Backend::Sqlite => {
                 let mut tx = self.begin_write().await?;
                 let mut claimed = query
@@ -214,7 +210,7 @@ impl Store {
                 // In the claim's transaction: if reading the recipients
                 // fails, the claim is undone, rather than leaving the batch
                 // leased to nobody until its lease runs out.
-                if !claimed.is_empty() {
+                if digest && !claimed.is_empty() {
                     digest_recipients(&mut tx, &mut claimed).await?;
                 }
                 tx.commit().await?;
