@@ -95,7 +95,7 @@ impl Application {
             mail_waker.clone(),
             Arc::new(SystemClock),
         );
-        let signups = signup_queue(&store, &mail_waker);
+        let signups = signup_queue(&store, &mail_waker, settings.database.max_connections);
         let state = AppState {
             settings,
             store: store.clone(),
@@ -203,11 +203,14 @@ impl Application {
 }
 
 /// Signup writers: one on SQLite (one writer at a time is all it takes);
-/// two on PostgreSQL, so one group is written while the other commits.
-fn signup_queue(store: &Store, waker: &MailWaker) -> SignupQueue {
+/// four on PostgreSQL, so groups are written while others wait for their
+/// commits (they gather groups of a useful size, see
+/// `subscriptions::signup::queue`), but never more than half the pool:
+/// the pages, the API and the delivery workers need connections too.
+fn signup_queue(store: &Store, waker: &MailWaker, max_connections: u32) -> SignupQueue {
     let writers = match store.backend() {
         Backend::Sqlite => 1,
-        Backend::Postgres => 2,
+        Backend::Postgres => 4.min(max_connections as usize / 2).max(1),
     };
     SignupQueue::start(SignupWriter::new(store.clone()), waker.clone(), writers)
 }
