@@ -118,7 +118,7 @@ run_gazette() {
   pkill -TERM -P "$(pgrep -P $runner -f /usr/bin/time || echo 0)" 2>/dev/null || true
   pkill -TERM -f "^$GAZETTE serve" 2>/dev/null || true
   wait $runner 2>/dev/null || true
-  local sent rss
+  local sent rss cpu
   sent=$(query "$backend" "SELECT COUNT(*) FROM deliveries WHERE status = 'sent'")
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
   cpu=$(awk -F': ' '/User time|System time/ {t += $2} END {print t}' "$WORK/time.txt")
