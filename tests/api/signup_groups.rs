@@ -253,9 +253,51 @@ async fn concurrent_signups_are_all_committed(backend: Backend) {
     assert_eq!(app.signups_counted_today().await, 54);
 }
 
+/// A group of new addresses on PostgreSQL commits without waiting for the
+/// log's flush (`synchronous_commit` off for its own transaction): the
+/// pooled connection it ran on must keep the durability everything else
+/// commits with. On SQLite every connection keeps `synchronous = NORMAL`.
+async fn a_groups_relaxed_commit_stays_in_its_transaction(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let group = [
+        request("one@example.org", None, &[]),
+        request("two@example.org", None, &[]),
+    ];
+    for result in writer(&app).write(&group).await {
+        assert!(
+            matches!(result, Ok(SignupOutcome::ConfirmationQueued)),
+            "{result:?}"
+        );
+    }
+    assert_eq!(app.count_rows("subscribers").await, 2);
+    // every idle connection, the group's among them, held at once
+    let mut held = Vec::new();
+    while let Some(mut conn) = app.store.pool().try_acquire() {
+        let setting = match backend {
+            Backend::Postgres => sqlx::query_scalar::<_, String>("SHOW synchronous_commit")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap(),
+            Backend::Sqlite => sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap()
+                .to_string(),
+        };
+        let expected = match backend {
+            Backend::Postgres => "on",
+            Backend::Sqlite => "1",
+        };
+        assert_eq!(setting, expected, "connection {}", held.len());
+        held.push(conn);
+    }
+    assert!(!held.is_empty(), "no idle connection to look at");
+}
+
 crate::both_databases!(
     a_refused_signup_fails_alone_and_leaves_nothing,
     the_same_address_twice_in_a_group_is_one_subscriber_and_one_mail,
     known_addresses_keep_their_rules_inside_a_group,
     concurrent_signups_are_all_committed,
+    a_groups_relaxed_commit_stays_in_its_transaction,
 );
