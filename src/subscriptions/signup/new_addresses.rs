@@ -203,15 +203,20 @@ struct PostgresSignup<'a> {
 /// `durability` commits the statement without waiting for PostgreSQL to
 /// flush its log to disk (`synchronous_commit` off for this transaction
 /// alone): the writers spent half their time in that wait, and a burst of
-/// signups left a quarter of the CPU idle (alternating 15 s loads: 8,548
-/// and 8,357 signups/s against 7,306 and 7,233). It is what SQLite's
-/// `synchronous = NORMAL` already gives Gazette: a crash of Gazette loses
-/// nothing; a crash of the database server's machine may lose the signups
-/// answered in the last moments before it (at most three times
-/// `wal_writer_delay`, 0.6 s by default) as one whole: the subscriber with
-/// their confirmation email, never one without the other. No email goes
-/// out for such a signup: the delivery worker's claim of it commits
-/// synchronously, which flushes the log up to and past this commit.
+/// signups left a quarter of the CPU idle (alternating 15 s loads: 8,208
+/// and 8,016 signups/s against 6,889 and 7,026). A crash of Gazette loses
+/// nothing; a crash of PostgreSQL or of its machine, or a failover to an
+/// asynchronous standby, may lose the signups answered in the moments
+/// before it (at most three times `wal_writer_delay`, 0.6 s by default),
+/// each as one whole: the subscriber with their confirmation email, never
+/// one without the other. No email goes out for such a signup while the
+/// server keeps `synchronous_commit` on: the delivery worker's claim of it
+/// commits synchronously, which flushes the log up to and past this
+/// commit.
+///
+/// The subscribers are inserted in the byte order of their keys (the
+/// column's collation, migration 0013), the order [`insert_subscribers`]
+/// and the writer's `firsts` use, so the two paths lock new keys alike.
 const WRITE_NEW_POSTGRES: &str = "\
 WITH v AS MATERIALIZED (
     SELECT * FROM json_to_recordset($1::json) AS v (email TEXT, email_key TEXT, name TEXT, \
@@ -220,7 +225,8 @@ WITH v AS MATERIALIZED (
 ), s AS (
     INSERT INTO subscribers (email, email_key, name, locale, status, paused, hard_bounces, \
         created_at, updated_at, last_confirmation_sent_at)
-    SELECT email, email_key, name, locale, 'pending', 0, 0, $2, $2, $2 FROM v ORDER BY email_key
+    SELECT email, email_key, name, locale, 'pending', 0, 0, $2, $2, $2 FROM v \
+    ORDER BY email_key COLLATE \"C\"
     ON CONFLICT (email_key) DO NOTHING
     RETURNING id, email_key
 ), n AS MATERIALIZED (
