@@ -195,8 +195,10 @@ struct PostgresSignup<'a> {
 /// `$1` the signups ([`PostgresSignup`] in a JSON array), `$2` the time,
 /// `$3` the tokens' expiry, `$4` today and `$5` the counter's shard (see
 /// [`count_today_by`]), `$6` and `$7` the consent and mail kinds. The
-/// subscribers go in in the order of their keys, so that concurrent
-/// groups lock new keys in the same order. Data-modifying `WITH`s all run
+/// subscribers go in in the byte order of their keys (the column's
+/// collation, migration 0013), the order of the writer's `firsts` and so
+/// of [`insert_subscribers`], so that concurrent groups on either path
+/// lock new keys in the same order. Data-modifying `WITH`s all run
 /// to completion, and the foreign keys are checked at the end of the
 /// statement, once the subscribers are in.
 ///
@@ -213,10 +215,6 @@ struct PostgresSignup<'a> {
 /// server keeps `synchronous_commit` on: the delivery worker's claim of it
 /// commits synchronously, which flushes the log up to and past this
 /// commit.
-///
-/// The subscribers are inserted in the byte order of their keys (the
-/// column's collation, migration 0013), the order [`insert_subscribers`]
-/// and the writer's `firsts` use, so the two paths lock new keys alike.
 const WRITE_NEW_POSTGRES: &str = "\
 WITH v AS MATERIALIZED (
     SELECT * FROM json_to_recordset($1::json) AS v (email TEXT, email_key TEXT, name TEXT, \
