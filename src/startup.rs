@@ -30,6 +30,8 @@ pub enum StartError {
     Templates(#[from] crate::templates::TemplatesLoadError),
     #[error(transparent)]
     Delivery(#[from] crate::delivery::DeliveryStartError),
+    #[error("{0}")]
+    Config(String),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -86,6 +88,11 @@ impl Application {
         let secret = signing_key(&settings, &store).await?;
         let links = LinkSigner::new(&secret, settings.base_url());
         let shutdown = CancellationToken::new();
+        let trusted_proxies = settings
+            .server
+            .trusted_proxy_networks()
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let settings_server = settings.server.clone();
         let settings = Arc::new(settings);
         let mail_waker = MailWaker::default();
         let scheduler = Scheduler::new(
@@ -105,7 +112,15 @@ impl Application {
             signups,
             scheduler: scheduler.clone(),
             session_key: web::admin::session::session_key(&secret),
-            login_limits: Arc::new(web::admin::auth::LoginLimits::default()),
+            login_limits: Arc::new(web::login_limits::LoginLimits::new(
+                settings_server.login_per_ip_per_minute,
+            )),
+            password_checks: crate::users::PasswordChecks::new(
+                settings_server.login_hash_concurrency,
+                settings_server.login_hash_queue,
+            )
+            .map_err(|e| StartError::Config(format!("cannot start the password checks: {e}")))?,
+            trusted_proxies: Arc::new(trusted_proxies),
         };
         web::metrics::prometheus();
         let delivery_state = state.clone();
@@ -113,13 +128,14 @@ impl Application {
         let signup_limits = Data::new(web::rate_limit::SignupLimits::from_settings(
             &state.settings.server,
         ));
+        let server_limits = signup_limits.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(web::body_limit::refuse_large_bodies))
                 .wrap(from_fn(web::metrics::record_request))
                 .wrap(TracingLogger::default())
                 .app_data(web_data(&state))
-                .app_data(signup_limits.clone())
+                .app_data(server_limits.clone())
                 .configure(web::extractor_configs)
                 .configure(web::routes)
                 .default_service(actix_web::web::to(web::pages::not_found))
@@ -129,6 +145,11 @@ impl Application {
         .listen(listener)
         .map_err(|source| StartError::Bind { address, source })?
         .run();
+        let pruner = tokio::spawn(prune_limits(
+            delivery_state.login_limits.clone(),
+            signup_limits.clone().into_inner(),
+            shutdown.clone(),
+        ));
         let feed_poller = tokio::spawn(crate::feeds::poller::run(store.clone(), shutdown.clone()));
         let address_index = tokio::spawn(crate::subscriptions::address_index::run(
             store.clone(),
@@ -145,7 +166,7 @@ impl Application {
             server,
             store,
             shutdown,
-            workers: [feed_poller, address_index]
+            workers: [feed_poller, address_index, pruner]
                 .into_iter()
                 .chain(delivery_workers)
                 .chain(scheduler_loop)
@@ -222,6 +243,26 @@ async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, Stor
     match &settings.server.secret_key {
         Some(key) if !key.expose_secret().is_empty() => Ok(key.expose_secret().as_bytes().to_vec()),
         _ => store.secret("link_signing_key").await,
+    }
+}
+
+/// How often the rate limiters forget idle clients, accounts and
+/// addresses: often enough that a flood of new keys cannot grow the maps
+/// for long, rarely enough to cost nothing.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+async fn prune_limits(
+    logins: Arc<web::login_limits::LoginLimits>,
+    signups: Arc<web::rate_limit::SignupLimits>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+        logins.prune();
+        signups.prune();
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`authenticate`] is the one way a login is checked.
 
 pub mod cli;
+pub mod password_checks;
 pub mod store;
 
 use std::fmt;
@@ -12,6 +13,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use secrecy::{ExposeSecret, SecretString};
 
+pub use password_checks::{Busy, PasswordChecks};
 pub use store::User;
 
 use crate::store::{Store, StoreError};
@@ -176,13 +178,26 @@ pub async fn remove_user(
 const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
                           4Y0DZYq7pC4m3JqjXBL2kGVqzk1dWfOyqX4JmFeIuQ4";
 
-/// The user whose address and password these are, or `None`. Runs argon2
-/// (tens of milliseconds of CPU) on a blocking thread.
+/// What a login attempt's check found.
+#[derive(Debug)]
+pub enum LoginCheck {
+    Valid(User),
+    /// A wrong address or a wrong password: the caller cannot tell which.
+    Invalid,
+    /// Too many checks are running and waiting; nothing was checked.
+    Busy,
+}
+
+/// Checks an address and password. Runs argon2 (tens of milliseconds of
+/// CPU, 19 MiB) on a blocking thread, within the bound of `checks`; an
+/// unknown address is checked against a decoy hash, so it takes as long
+/// and is bounded alike.
 pub async fn authenticate(
     store: &Store,
+    checks: &PasswordChecks,
     email: &str,
     password: &str,
-) -> Result<Option<User>, StoreError> {
+) -> Result<LoginCheck, StoreError> {
     let user = match user_email_key(email) {
         Ok(key) => store.user_by_email(&key).await?,
         Err(_) => None,
@@ -191,19 +206,20 @@ pub async fn authenticate(
         .as_ref()
         .map_or_else(|| DECOY_HASH.to_string(), |u| u.password_hash.clone());
     let password = SecretString::from(password.to_string());
-    let matches = tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(password.expose_secret().as_bytes(), hash.as_str())
-            .is_ok()
-    })
-    .await
-    .unwrap_or(false);
-    match user {
-        Some(user) if matches => {
+    let matches = checks
+        .run(move || {
+            Argon2::default()
+                .verify_password(password.expose_secret().as_bytes(), hash.as_str())
+                .is_ok()
+        })
+        .await;
+    match (user, matches) {
+        (_, Err(Busy)) => Ok(LoginCheck::Busy),
+        (Some(user), Ok(true)) => {
             store.touch_user_login(user.id).await?;
-            Ok(Some(user))
+            Ok(LoginCheck::Valid(user))
         }
-        _ => Ok(None),
+        _ => Ok(LoginCheck::Invalid),
     }
 }
 

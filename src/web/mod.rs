@@ -21,6 +21,7 @@ pub mod client_info;
 pub mod errors;
 pub mod extractors;
 pub mod health;
+pub mod login_limits;
 pub mod metrics;
 pub mod pages;
 pub mod public;
@@ -44,8 +45,13 @@ pub struct AppState {
     /// Encrypts and signs the admin session cookie; derived from the
     /// server secret, so every instance reads every session.
     pub session_key: actix_web::cookie::Key,
-    /// Login attempts per client and address, shared by the HTTP workers.
-    pub login_limits: Arc<admin::auth::LoginLimits>,
+    /// Login attempts per client and per account, shared by the HTTP
+    /// workers.
+    pub login_limits: Arc<login_limits::LoginLimits>,
+    /// The bound on password hashing.
+    pub password_checks: crate::users::PasswordChecks,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// Every route Gazette serves, in one list.

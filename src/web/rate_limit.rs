@@ -1,31 +1,20 @@
-//! Signup rate limits, on `governor` (actix-governor is GPL): per client IP
-//! and per address, kept in memory by each instance. Handlers call
+//! Rate limits on `governor` (actix-governor is GPL), kept in memory by
+//! each instance: [`ClientLimit`] counts requests per client network, and
+//! [`SignupLimits`] adds a limit per address. Signup handlers call
 //! [`SignupLimits::check_ip`] before reading the input and
 //! [`SignupLimits::check_address`] once the address is parsed; a refusal
-//! carries the wait for `Retry-After`.
+//! carries the wait for `Retry-After`. The maps are pruned on a timer
+//! (`prune`), not on the request path.
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::config::ServerSettings;
-
-/// A person signs up once, maybe fixes a typo and tries again; a shared
-/// office or school network sends a few people at once. Ten a minute with a
-/// burst of twenty lets all of them through and stops a script.
-pub const SIGNUPS_PER_IP_PER_MINUTE: u32 = 10;
-pub const SIGNUP_BURST_PER_IP: u32 = 20;
-/// Nobody needs to enter the same address more than three times an hour;
-/// more is someone using the form to flood that inbox.
-pub const SIGNUPS_PER_ADDRESS_PER_HOUR: u32 = 3;
-
-/// Forget idle keys every this many checks, so the maps stay small.
-const PRUNE_EVERY: u64 = 4096;
 
 /// A refusal: try again after `retry_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,28 +29,48 @@ impl RateLimited {
     }
 }
 
+/// Requests per client network: an IPv4 address, or an IPv6 /64; all
+/// clients without a known address share one bucket.
+pub struct ClientLimit {
+    per_client: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl ClientLimit {
+    pub fn new(per_minute: u32, burst: u32) -> ClientLimit {
+        ClientLimit {
+            per_client: DefaultKeyedRateLimiter::keyed(
+                Quota::per_minute(at_least_one(per_minute)).allow_burst(at_least_one(burst)),
+            ),
+        }
+    }
+
+    /// Counts one request from `ip`.
+    pub fn check(&self, ip: Option<IpAddr>) -> Result<(), RateLimited> {
+        let key = ip.map_or(IpAddr::from([0, 0, 0, 0]), network_of);
+        self.per_client.check_key(&key).map_err(refusal)
+    }
+
+    pub fn prune(&self) {
+        self.per_client.retain_recent();
+    }
+}
+
 pub struct SignupLimits {
-    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_ip: ClientLimit,
     /// Keyed by a keyed hash of the address: the map holds no addresses,
     /// and eight bytes a key whatever the address's length.
     per_address: DefaultKeyedRateLimiter<u64>,
     hasher: RandomState,
-    checks: AtomicU64,
 }
 
 impl SignupLimits {
     pub fn new(per_ip_per_minute: u32, ip_burst: u32, per_address_per_hour: u32) -> SignupLimits {
-        let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
         SignupLimits {
-            per_ip: DefaultKeyedRateLimiter::keyed(
-                Quota::per_minute(at_least_one(per_ip_per_minute))
-                    .allow_burst(at_least_one(ip_burst)),
-            ),
+            per_ip: ClientLimit::new(per_ip_per_minute, ip_burst),
             per_address: DefaultKeyedRateLimiter::keyed(Quota::per_hour(at_least_one(
                 per_address_per_hour,
             ))),
             hasher: RandomState::new(),
-            checks: AtomicU64::new(0),
         }
     }
 
@@ -73,39 +82,37 @@ impl SignupLimits {
         )
     }
 
-    /// Counts one signup attempt from `ip` (all clients without a known IP
-    /// share one bucket).
+    /// Counts one signup attempt from `ip`.
     pub fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), RateLimited> {
-        self.prune_now_and_then();
-        let key = ip.map_or(IpAddr::from([0, 0, 0, 0]), network_of);
-        self.per_ip
-            .check_key(&key)
-            .map_err(|not_until| RateLimited {
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            })
+        self.per_ip.check(ip)
     }
 
     /// Counts one signup for an address (pass the lower-cased key).
     pub fn check_address(&self, email_key: &str) -> Result<(), RateLimited> {
         let key = self.hasher.hash_one(email_key);
-        self.per_address
-            .check_key(&key)
-            .map_err(|not_until| RateLimited {
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            })
+        self.per_address.check_key(&key).map_err(refusal)
     }
 
-    fn prune_now_and_then(&self) {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
-            self.per_ip.retain_recent();
-            self.per_address.retain_recent();
-        }
+    pub fn prune(&self) {
+        self.per_ip.prune();
+        self.per_address.retain_recent();
+    }
+}
+
+fn at_least_one(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
+fn refusal(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> RateLimited {
+    RateLimited {
+        retry_after: not_until.wait_time_from(DefaultClock::default().now()),
     }
 }
 
 /// An IPv6 client usually holds a whole /64: limit the network, or one
-/// machine could take a new address for every request.
-fn network_of(ip: IpAddr) -> IpAddr {
+/// machine could take a new address for every request. An IPv4 address
+/// written in IPv6 (`::ffff:a.b.c.d`) is that IPv4 client.
+pub fn network_of(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -19,6 +19,7 @@ mod foundation;
 mod hostile;
 mod imports;
 mod issues;
+mod login_limits;
 mod newsletters;
 mod openapi;
 mod scheduling;

@@ -1,14 +1,13 @@
 //! Who is asking: the [`Editor`] and [`Admin`] extractors load the user from
 //! the session (no session: a 303 to the login page that comes back here;
 //! an editor on an admin page: a 403 page), and the login and logout
-//! handlers. Login is rate-limited per client IP and address, answers one
-//! generic message for any wrong address or password, and starts the
-//! session under a new id.
+//! handlers. Login is limited per client and slowed down per account
+//! (`web::login_limits`) before any password is hashed, and the hashing
+//! itself is bounded (`users::password_checks`); it answers one generic
+//! message for any wrong address or password, and starts the session under
+//! a new id.
 
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
@@ -16,50 +15,17 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use governor::{DefaultKeyedRateLimiter, Quota};
 use maud::html;
 use serde::Deserialize;
 
 use super::csrf::{self, Checked, NoFields};
 use super::error::AdminError;
 use super::{layout, session};
-use crate::users::{Role, User, authenticate};
+use crate::users::{LoginCheck, Role, User, authenticate};
 use crate::web::AppState;
 use crate::web::client_info::ClientInfo;
-
-/// Someone who forgot a password tries a few times; a script tries
-/// thousands. Five a minute per address and client is plenty for the first.
-pub const LOGINS_PER_MINUTE: u32 = 5;
-
-/// Login attempts per (client IP, address), in memory per instance. Keys are
-/// a keyed hash, so the map holds no addresses.
-pub struct LoginLimits {
-    limiter: DefaultKeyedRateLimiter<u64>,
-    hasher: RandomState,
-}
-
-impl Default for LoginLimits {
-    fn default() -> LoginLimits {
-        LoginLimits {
-            limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
-                NonZeroU32::new(LOGINS_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
-            )),
-            hasher: RandomState::new(),
-        }
-    }
-}
-
-impl LoginLimits {
-    /// True when this attempt may go ahead.
-    pub fn allow(&self, ip: Option<IpAddr>, email: &str) -> bool {
-        let key = self
-            .hasher
-            .hash_one((ip, email.trim().to_lowercase().as_str()));
-        let allowed = self.limiter.check_key(&key).is_ok();
-        self.limiter.retain_recent();
-        allowed
-    }
-}
+use crate::web::login_limits::LoginRefusal;
+use crate::web::rate_limit::RateLimited;
 
 /// Anyone logged in: editors and admins.
 pub struct Editor {
@@ -207,28 +173,61 @@ pub async fn login(
     let next = safe_next(form.next.as_deref());
     let csrf = csrf::token(&session)?;
     let client = ClientInfo::of(&req);
-    if !state.login_limits.allow(client.ip, &form.email) {
-        return Ok(login_form(
+    let refused = |problem: String, limited: RateLimited| {
+        let mut page = login_form(
             StatusCode::TOO_MANY_REQUESTS,
             &csrf,
             &next,
             &form.email,
-            Some("Too many attempts. Wait a minute and try again."),
-        ));
+            Some(&problem),
+        );
+        if let Ok(value) = limited.retry_after_secs().to_string().parse() {
+            page.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        Ok(page)
+    };
+    if let Err(refusal) = state.login_limits.begin(client.ip, &form.email) {
+        let limited = refusal.limited();
+        let problem = match refusal {
+            LoginRefusal::Client(_) => format!(
+                "Too many login attempts from your network. Try again in {} seconds.",
+                limited.retry_after_secs()
+            ),
+            LoginRefusal::Account(_) => format!(
+                "Too many attempts for this account. Try again in {} seconds.",
+                limited.retry_after_secs()
+            ),
+        };
+        return refused(problem, limited);
     }
-    match authenticate(&state.store, &form.email, &form.password).await? {
-        Some(user) => {
+    let checked = authenticate(
+        &state.store,
+        &state.password_checks,
+        &form.email,
+        &form.password,
+    )
+    .await?;
+    match checked {
+        LoginCheck::Valid(user) => {
+            state.login_limits.succeeded(&form.email);
             session::log_in(&session, user.id)?;
             tracing::info!(user_id = user.id, "admin login");
             Ok(see_other(&next))
         }
-        None => Ok(login_form(
+        LoginCheck::Invalid => Ok(login_form(
             StatusCode::UNAUTHORIZED,
             &csrf,
             &next,
             &form.email,
             Some("The email or password is wrong."),
         )),
+        LoginCheck::Busy => refused(
+            "Gazette is busy checking other logins. Try again in a few seconds.".to_string(),
+            RateLimited {
+                retry_after: std::time::Duration::from_secs(2),
+            },
+        ),
     }
 }
 
@@ -257,16 +256,5 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/admin");
         assert_eq!(safe_next(Some("//evil.example")), "/admin");
         assert_eq!(safe_next(None), "/admin");
-    }
-
-    #[test]
-    fn sixth_login_in_a_minute_is_refused() {
-        let limits = LoginLimits::default();
-        let ip = Some(IpAddr::from([127, 0, 0, 1]));
-        for _ in 0..LOGINS_PER_MINUTE {
-            assert!(limits.allow(ip, "ed@example.org"));
-        }
-        assert!(!limits.allow(ip, "ED@example.org"));
-        assert!(limits.allow(ip, "other@example.org"));
     }
 }

@@ -10,9 +10,15 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod mail;
+mod server;
+
+pub use mail::{DkimSettings, MailFrom, MailSettings, MailTransportKind, SmtpSettings, SmtpTls};
+pub use server::{MIN_SECRET_KEY_BYTES, MetricsSettings, ServerSettings};
+
 /// The defaults compiled into the binary, so Gazette starts even without a
 /// `config/` folder. `config/default.toml` repeats them with comments.
-const COMPILED_DEFAULTS: &str = include_str!("../config/default.toml");
+const COMPILED_DEFAULTS: &str = include_str!("../../config/default.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -33,41 +39,10 @@ pub struct Settings {
     pub templates: TemplateSettings,
     pub scheduling: SchedulingSettings,
     pub log: LogSettings,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSettings {
-    pub host: String,
-    pub port: u16,
-    /// Public URL used in every link Gazette writes (emails, redirects).
-    pub base_url: String,
-    /// Signs unsubscribe and preference links and session cookies. When unset,
-    /// a random key is generated once and kept in the database, so every
-    /// instance sharing that database agrees on it.
     #[serde(default)]
-    pub secret_key: Option<SecretString>,
-    /// Signup rate limits (see `web::rate_limit` for why these values).
-    /// Hidden keys: tests lower them, benchmarks raise them.
-    #[serde(default = "signup_limits::per_ip_per_minute")]
-    pub signup_per_ip_per_minute: u32,
-    #[serde(default = "signup_limits::ip_burst")]
-    pub signup_ip_burst: u32,
-    #[serde(default = "signup_limits::per_address_per_hour")]
-    pub signup_per_address_per_hour: u32,
-}
-
-mod signup_limits {
-    use crate::web::rate_limit as limits;
-    pub fn per_ip_per_minute() -> u32 {
-        limits::SIGNUPS_PER_IP_PER_MINUTE
-    }
-    pub fn ip_burst() -> u32 {
-        limits::SIGNUP_BURST_PER_IP
-    }
-    pub fn per_address_per_hour() -> u32 {
-        limits::SIGNUPS_PER_ADDRESS_PER_HOUR
-    }
+    pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub feeds: FeedSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,87 +50,6 @@ mod signup_limits {
 pub struct DatabaseSettings {
     pub url: SecretString,
     pub max_connections: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MailTransportKind {
-    File,
-    Smtp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpTls {
-    None,
-    Starttls,
-    Tls,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailSettings {
-    pub transport: MailTransportKind,
-    /// Where the `file` transport writes one `.eml` per message.
-    pub outbox_dir: PathBuf,
-    pub from: MailFrom,
-    #[serde(default)]
-    pub reply_to: Option<String>,
-    /// `mailto:` address offered in `List-Unsubscribe` besides the https URL.
-    #[serde(default)]
-    pub unsubscribe_mailto: Option<String>,
-    pub smtp: SmtpSettings,
-    pub concurrency: usize,
-    pub rate_per_second: u32,
-    pub max_attempts: u32,
-    pub bounce_threshold: u32,
-    #[serde(default)]
-    pub dkim: Option<DkimSettings>,
-    /// Hidden tuning key: the first retry waits about this long, each next
-    /// one twice as long (capped at an hour). Tests lower it.
-    #[serde(default = "mail_tuning::retry_base_ms")]
-    pub retry_base_ms: u64,
-    /// Hidden tuning key: how long a worker holds the rows it claimed; rows
-    /// of a worker that died are claimed again after it.
-    #[serde(default = "mail_tuning::lease_secs")]
-    pub lease_secs: u64,
-}
-
-mod mail_tuning {
-    pub fn retry_base_ms() -> u64 {
-        30_000
-    }
-    pub fn lease_secs() -> u64 {
-        300
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailFrom {
-    pub address: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTls,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password: Option<SecretString>,
-    pub pool_size: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DkimSettings {
-    pub domain: String,
-    pub selector: String,
-    pub private_key_path: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,6 +79,22 @@ pub struct SchedulingSettings {
 
 fn enabled() -> bool {
     true
+}
+
+/// `[feeds]`: what the feed poller may reach.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSettings {
+    /// Feeds on loopback, private, link-local and other non-public
+    /// addresses are refused unless this is on (an intranet CMS): otherwise
+    /// anyone who may add a feed could make Gazette fetch the cloud's
+    /// metadata service or a database port inside the network.
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+    /// Test-only: host names answered without DNS, as `curl --resolve` does,
+    /// so a test can serve a "public" feed on loopback.
+    #[serde(default)]
+    pub test_resolve: std::collections::BTreeMap<String, std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -267,68 +177,14 @@ impl Settings {
                 problem: "must start with http:// or https://".into(),
             });
         }
-        bad_if(
-            self.server.signup_per_ip_per_minute == 0
-                || self.server.signup_ip_burst == 0
-                || self.server.signup_per_address_per_hour == 0,
-            "server.signup_per_ip_per_minute",
-            "signup rate limits must be at least 1",
-        )?;
+        self.server.validate()?;
+        self.metrics.validate()?;
         bad_if(
             self.database.max_connections == 0,
             "database.max_connections",
             "must be at least 1",
         )?;
-        bad_if(
-            !self.mail.from.address.contains('@'),
-            "mail.from.address",
-            "must be an email address",
-        )?;
-        bad_if(
-            self.mail.concurrency == 0,
-            "mail.concurrency",
-            "must be at least 1",
-        )?;
-        bad_if(
-            self.mail.rate_per_second == 0,
-            "mail.rate_per_second",
-            "must be at least 1",
-        )?;
-        bad_if(
-            self.mail.max_attempts == 0,
-            "mail.max_attempts",
-            "must be at least 1",
-        )?;
-        bad_if(
-            self.mail.retry_base_ms == 0,
-            "mail.retry_base_ms",
-            "must be at least 1",
-        )?;
-        bad_if(
-            self.mail.lease_secs == 0,
-            "mail.lease_secs",
-            "must be at least 1",
-        )?;
-        bad_if(
-            self.mail.bounce_threshold == 0,
-            "mail.bounce_threshold",
-            "must be at least 1",
-        )?;
-        bad_if(
-            self.mail.smtp.pool_size == 0,
-            "mail.smtp.pool_size",
-            "must be at least 1",
-        )?;
-        bad_if(
-            self.mail.transport == MailTransportKind::Smtp && self.mail.smtp.host.is_empty(),
-            "mail.smtp.host",
-            "is required when mail.transport = \"smtp\"",
-        )?;
-        bad_if(
-            self.mail.smtp.username.is_some() != self.mail.smtp.password.is_some(),
-            "mail.smtp.password",
-            "mail.smtp.username and mail.smtp.password go together",
-        )?;
+        self.mail.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             ConfigError::BadValue {
                 key: "log.level",
