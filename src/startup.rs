@@ -41,6 +41,8 @@ pub enum StartError {
 
 pub struct Application {
     port: u16,
+    /// Where `metrics.listen` serves `/metrics`, when set.
+    metrics_address: Option<std::net::SocketAddr>,
     server: Server,
     store: Store,
     shutdown: CancellationToken,
@@ -93,6 +95,17 @@ impl Application {
             .trusted_proxy_networks()
             .map_err(|e| StartError::Config(e.to_string()))?;
         let settings_server = settings.server.clone();
+        let metrics_listener = settings
+            .metrics
+            .listen_address()
+            .map_err(|e| StartError::Config(e.to_string()))?
+            .map(|address| {
+                TcpListener::bind(address).map_err(|source| StartError::Bind {
+                    address: address.to_string(),
+                    source,
+                })
+            })
+            .transpose()?;
         let settings = Arc::new(settings);
         let mail_waker = MailWaker::default();
         let scheduler = Scheduler::new(
@@ -150,6 +163,23 @@ impl Application {
             signup_limits.clone().into_inner(),
             shutdown.clone(),
         ));
+        let (metrics_address, metrics_server) = match metrics_listener {
+            Some(listener) => {
+                let (address, server) = metrics_server(listener)?;
+                (Some(address), Some(server))
+            }
+            None => (None, None),
+        };
+        let metrics_worker = metrics_server.map(|server| {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let handle = server.handle();
+                let serving = tokio::spawn(server);
+                shutdown.cancelled().await;
+                handle.stop(true).await;
+                let _ = serving.await;
+            })
+        });
         let feed_poller = tokio::spawn(crate::feeds::poller::run(store.clone(), shutdown.clone()));
         let address_index = tokio::spawn(crate::subscriptions::address_index::run(
             store.clone(),
@@ -163,6 +193,7 @@ impl Application {
             .then(|| tokio::spawn(scheduler.run(shutdown.clone())));
         Ok(Application {
             port,
+            metrics_address,
             server,
             store,
             shutdown,
@@ -170,12 +201,19 @@ impl Application {
                 .into_iter()
                 .chain(delivery_workers)
                 .chain(scheduler_loop)
+                .chain(metrics_worker)
                 .collect(),
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address `/metrics` is served on without a token, when
+    /// `metrics.listen` is set (its port when that was 0).
+    pub fn metrics_address(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_address
     }
 
     pub fn store(&self) -> &Store {
@@ -244,6 +282,32 @@ async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, Stor
         Some(key) if !key.expose_secret().is_empty() => Ok(key.expose_secret().as_bytes().to_vec()),
         _ => store.secret("link_signing_key").await,
     }
+}
+
+/// The server of `metrics.listen`: `/metrics` and nothing else, on one
+/// worker.
+fn metrics_server(listener: TcpListener) -> Result<(std::net::SocketAddr, Server), StartError> {
+    let address = listener.local_addr().map_err(|source| StartError::Bind {
+        address: "metrics.listen".into(),
+        source,
+    })?;
+    let server = HttpServer::new(|| {
+        App::new()
+            .route(
+                "/metrics",
+                actix_web::web::get().to(web::metrics::metrics_only),
+            )
+            .default_service(actix_web::web::to(web::pages::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(|source| StartError::Bind {
+        address: address.to_string(),
+        source,
+    })?
+    .run();
+    Ok((address, server))
 }
 
 /// How often the rate limiters forget idle clients, accounts and

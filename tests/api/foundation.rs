@@ -17,7 +17,7 @@ async fn health_reports_database_ok(backend: Backend) {
 async fn metrics_count_requests_by_route(backend: Backend) {
     let app = spawn_app(backend).await;
     app.get("/health").await;
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"http_requests_total{method="GET",route="/health",status="200"}"#),
         "{text}"
@@ -42,13 +42,13 @@ async fn metrics_count_signups_by_outcome(backend: Backend) {
     let app = spawn_app(backend).await;
     let queued = r#"gazette_signups_total{outcome="confirmation_queued"} "#;
     let again = r#"gazette_signups_total{outcome="confirmation_recently_sent"} "#;
-    let before = app.get("/metrics").await.text().await.unwrap();
+    let before = app.metrics().await;
     let body = serde_json::json!({"email": "counted@example.org"});
     for _ in 0..2 {
         let response = app.post_json("/api/subscriptions", &body).await;
         assert_eq!(response.status(), 202);
     }
-    let after = app.get("/metrics").await.text().await.unwrap();
+    let after = app.metrics().await;
     // other tests of this process may sign up at the same time: at least
     assert!(
         counter(&after, queued) >= counter(&before, queued) + 1.0,

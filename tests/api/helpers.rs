@@ -165,6 +165,8 @@ fn random_suffix() -> String {
         .collect()
 }
 
+pub const TEST_METRICS_TOKEN: &str = "metrics-token-for-the-tests";
+
 /// Settings for a test app: compiled defaults, the test database, port and
 /// base URL of `listener`, mail into a temporary outbox, quiet logs.
 pub fn test_settings(db: &TestDb, port: u16) -> Settings {
@@ -184,6 +186,16 @@ pub fn test_settings(db: &TestDb, port: u16) -> Settings {
             "GAZETTE__DATABASE__MAX_CONNECTIONS".to_string(),
             "5".to_string(),
         ),
+        // The tests read /metrics with this token (TestApp::metrics).
+        (
+            "GAZETTE__METRICS__TOKEN".to_string(),
+            TEST_METRICS_TOKEN.to_string(),
+        ),
+        // Tests serve their feeds on loopback.
+        (
+            "GAZETTE__FEEDS__ALLOW_PRIVATE_ADDRESSES".to_string(),
+            "true".to_string(),
+        ),
         // Tests drive the scheduler with their own clock (Scheduler::tick).
         (
             "GAZETTE__SCHEDULING__ENABLED".to_string(),
@@ -197,6 +209,8 @@ pub struct TestApp {
     pub backend: Backend,
     pub address: String,
     pub port: u16,
+    /// The port of `metrics.listen`, when the test set it.
+    pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
     pub store: Store,
     pub settings: Settings,
@@ -220,6 +234,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         .await
         .expect("application starts");
     let store = app.store().clone();
+    let metrics_port = app.metrics_address().map(|a| a.port());
     let shutdown = app.shutdown_token();
     let running = tokio::spawn(app.run(false));
     let client = reqwest::Client::builder()
@@ -231,6 +246,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         backend,
         address: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_port,
         client,
         store,
         settings,
@@ -247,6 +263,19 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// `/metrics` as Prometheus reads it, with the test token.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(self.url("/metrics"))
+            .bearer_auth(TEST_METRICS_TOKEN)
+            .send()
+            .await
+            .expect("GET /metrics");
+        assert_eq!(response.status(), 200, "/metrics with the token");
+        response.text().await.expect("metrics text")
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {

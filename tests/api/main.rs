@@ -23,6 +23,7 @@ mod login_limits;
 mod newsletters;
 mod openapi;
 mod scheduling;
+mod security;
 mod send_at;
 mod signup_groups;
 mod stories;
