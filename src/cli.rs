@@ -110,7 +110,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Feed { command } => match command_store(&settings).await {
-            Ok(store) => crate::feeds::cli::run(&store, command).await,
+            Ok(store) => crate::feeds::cli::run(&store, &settings.feeds, command).await,
             Err(error) => Err(error),
         },
         Command::Digest { command } => match command_store(&settings).await {

@@ -95,6 +95,8 @@ impl Application {
             .trusted_proxy_networks()
             .map_err(|e| StartError::Config(e.to_string()))?;
         let settings_server = settings.server.clone();
+        let feed_fetcher = crate::feeds::FeedFetcher::new(&settings.feeds)
+            .map_err(|e| StartError::Config(e.to_string()))?;
         let metrics_listener = settings
             .metrics
             .listen_address()
@@ -134,6 +136,7 @@ impl Application {
             )
             .map_err(|e| StartError::Config(format!("cannot start the password checks: {e}")))?,
             trusted_proxies: Arc::new(trusted_proxies),
+            feed_fetcher: feed_fetcher.clone(),
         };
         web::metrics::prometheus();
         let delivery_state = state.clone();
@@ -180,7 +183,11 @@ impl Application {
                 let _ = serving.await;
             })
         });
-        let feed_poller = tokio::spawn(crate::feeds::poller::run(store.clone(), shutdown.clone()));
+        let feed_poller = tokio::spawn(crate::feeds::poller::run(
+            store.clone(),
+            feed_fetcher,
+            shutdown.clone(),
+        ));
         let address_index = tokio::spawn(crate::subscriptions::address_index::run(
             store.clone(),
             shutdown.clone(),

@@ -2,8 +2,9 @@
 
 use clap::Subcommand;
 
-use super::{FeedError, add_feed, poll_feed_now};
+use super::{FeedError, FeedFetcher, add_feed, poll_feed_now};
 use crate::cli::{BadInput, format_ms};
+use crate::config::FeedSettings;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -21,10 +22,17 @@ pub enum FeedCommand {
     Poll { id: i64 },
 }
 
-pub async fn run(store: &Store, command: FeedCommand) -> anyhow::Result<()> {
+pub async fn run(
+    store: &Store,
+    settings: &FeedSettings,
+    command: FeedCommand,
+) -> anyhow::Result<()> {
+    let fetcher = FeedFetcher::new(settings)?;
     match command {
         FeedCommand::Add { url, interval } => {
-            let feed = add_feed(store, &url, interval).await.map_err(bad_input)?;
+            let feed = add_feed(store, &fetcher, &url, interval)
+                .await
+                .map_err(bad_input)?;
             println!(
                 "added feed {} ({}), polled every {} s",
                 feed.id, feed.url, feed.poll_interval_secs
@@ -41,7 +49,9 @@ pub async fn run(store: &Store, command: FeedCommand) -> anyhow::Result<()> {
             }
         }
         FeedCommand::Poll { id } => {
-            let report = poll_feed_now(store, id).await.map_err(bad_input)?;
+            let report = poll_feed_now(store, &fetcher, id)
+                .await
+                .map_err(bad_input)?;
             match report.error {
                 Some(error) => anyhow::bail!("feed {id}: {error}"),
                 None if report.not_modified => println!("feed {id}: not modified"),

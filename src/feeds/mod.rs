@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod fetch;
+pub mod guard;
 pub mod parse;
 pub mod poller;
 
@@ -88,13 +89,20 @@ pub struct PollReport {
     pub error: Option<String>,
 }
 
-/// Configures a feed to poll.
+/// Configures a feed to poll; a URL the poller may not fetch (an inside
+/// address, see [`guard`]) is refused at once.
 pub async fn add_feed(
     store: &Store,
+    fetcher: &FeedFetcher,
     url: &str,
     poll_interval_secs: Option<i64>,
 ) -> Result<Feed, FeedError> {
     let url = crate::stories::input::web_url(url).map_err(FeedError::InvalidUrl)?;
+    let parsed = url::Url::parse(&url).map_err(|e| FeedError::InvalidUrl(e.to_string()))?;
+    fetcher
+        .check_reachable(&parsed)
+        .await
+        .map_err(|refused| FeedError::InvalidUrl(refused.to_string()))?;
     let interval = poll_interval_secs.unwrap_or(DEFAULT_POLL_INTERVAL_SECS);
     if !(MIN_POLL_INTERVAL_SECS..=MAX_POLL_INTERVAL_SECS).contains(&interval) {
         return Err(FeedError::InvalidInterval);
@@ -107,13 +115,16 @@ pub async fn add_feed(
 }
 
 /// Polls one feed at once, due or not (the API's "poll now" and the tests).
-pub async fn poll_feed_now(store: &Store, feed_id: i64) -> Result<PollReport, FeedError> {
+pub async fn poll_feed_now(
+    store: &Store,
+    fetcher: &FeedFetcher,
+    feed_id: i64,
+) -> Result<PollReport, FeedError> {
     let feed = store
         .feed_by_id(feed_id)
         .await?
         .ok_or(FeedError::NotFound(feed_id))?;
-    let fetcher = FeedFetcher::new()?;
-    Ok(poll_feed(store, &fetcher, &feed).await?)
+    Ok(poll_feed(store, fetcher, &feed).await?)
 }
 
 /// Fetches, parses and stores one feed, recording the outcome on the feed.

@@ -16,14 +16,7 @@ const TICK: Duration = Duration::from_secs(30);
 const START_DELAY: Duration = Duration::from_secs(60);
 const FEEDS_PER_TICK: i64 = 20;
 
-pub async fn run(store: Store, shutdown: CancellationToken) {
-    let fetcher = match FeedFetcher::new() {
-        Ok(fetcher) => fetcher,
-        Err(error) => {
-            tracing::error!(error = %error, "feed poller not started");
-            return;
-        }
-    };
+pub async fn run(store: Store, fetcher: FeedFetcher, shutdown: CancellationToken) {
     let mut wait = START_DELAY;
     loop {
         tokio::select! {

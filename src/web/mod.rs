@@ -50,6 +50,8 @@ pub struct AppState {
     pub login_limits: Arc<login_limits::LoginLimits>,
     /// The bound on password hashing.
     pub password_checks: crate::users::PasswordChecks,
+    /// Fetches feeds, from public addresses only unless allowed.
+    pub feed_fetcher: crate::feeds::FeedFetcher,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }

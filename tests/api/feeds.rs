@@ -9,8 +9,15 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::helpers::{Backend, spawn_app};
-use gazette::feeds::poll_feed_now;
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use gazette::feeds::{FeedFetcher, poll_feed_now};
+
+impl TestApp {
+    /// A fetcher with the app's feed settings, as the poller has.
+    pub fn feed_fetcher(&self) -> FeedFetcher {
+        FeedFetcher::new(&self.settings.feeds).unwrap()
+    }
+}
 
 /// One request as the fixture server saw it.
 #[derive(Debug, Clone)]
@@ -83,6 +90,12 @@ async fn respond(
     path: &str,
     if_none_match: Option<&str>,
 ) -> std::io::Result<()> {
+    if let Some(to) = path.strip_prefix("/redirect?to=") {
+        let head = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        return socket.write_all(head.as_bytes()).await;
+    }
     if path == "/huge" {
         // No Content-Length: the poller must stop reading at its cap.
         socket
@@ -129,11 +142,17 @@ async fn rss_atom_and_json_feeds_become_stories(backend: Backend) {
         assert_eq!(added.status, 201, "{}", added.body);
         ids.push(added.body["id"].as_i64().unwrap());
     }
-    let rss = poll_feed_now(&app.store, ids[0]).await.unwrap();
+    let rss = poll_feed_now(&app.store, &app.feed_fetcher(), ids[0])
+        .await
+        .unwrap();
     assert_eq!((rss.created, rss.error.as_deref()), (2, None), "{rss:?}");
-    let atom = poll_feed_now(&app.store, ids[1]).await.unwrap();
+    let atom = poll_feed_now(&app.store, &app.feed_fetcher(), ids[1])
+        .await
+        .unwrap();
     assert_eq!(atom.created, 1, "{atom:?}");
-    let json_feed = poll_feed_now(&app.store, ids[2]).await.unwrap();
+    let json_feed = poll_feed_now(&app.store, &app.feed_fetcher(), ids[2])
+        .await
+        .unwrap();
     assert_eq!(json_feed.created, 1, "{json_feed:?}");
 
     let stories = editor.get("/api/stories").await.body["stories"].clone();
@@ -182,11 +201,15 @@ async fn broken_huge_and_missing_feeds_are_recorded_and_skipped(backend: Backend
         ids.push(added.body["id"].as_i64().unwrap());
     }
     for id in &ids[..3] {
-        let report = poll_feed_now(&app.store, *id).await.unwrap();
+        let report = poll_feed_now(&app.store, &app.feed_fetcher(), *id)
+            .await
+            .unwrap();
         assert!(report.error.is_some(), "feed {id}: {report:?}");
         assert_eq!(report.created, 0);
     }
-    let good = poll_feed_now(&app.store, ids[3]).await.unwrap();
+    let good = poll_feed_now(&app.store, &app.feed_fetcher(), ids[3])
+        .await
+        .unwrap();
     assert_eq!(good.created, 2, "a bad feed stops nothing: {good:?}");
     let feeds = editor.get("/api/feeds").await.body["feeds"].clone();
     let error = |i: usize| feeds[i]["last_error"].as_str().unwrap_or("").to_string();
@@ -201,12 +224,21 @@ async fn broken_huge_and_missing_feeds_are_recorded_and_skipped(backend: Backend
 async fn second_poll_honours_the_etag(backend: Backend) {
     let app = spawn_app(backend).await;
     let server = FeedServer::start().await;
-    let feed = gazette::feeds::add_feed(&app.store, &server.url("rss.xml"), None)
+    let feed = gazette::feeds::add_feed(
+        &app.store,
+        &app.feed_fetcher(),
+        &server.url("rss.xml"),
+        None,
+    )
+    .await
+    .unwrap();
+    let first = poll_feed_now(&app.store, &app.feed_fetcher(), feed.id)
         .await
         .unwrap();
-    let first = poll_feed_now(&app.store, feed.id).await.unwrap();
     assert_eq!(first.created, 2);
-    let second = poll_feed_now(&app.store, feed.id).await.unwrap();
+    let second = poll_feed_now(&app.store, &app.feed_fetcher(), feed.id)
+        .await
+        .unwrap();
     assert!(second.not_modified, "{second:?}");
     assert_eq!(second.created, 0);
     let seen = server.seen("rss.xml");
@@ -228,14 +260,28 @@ async fn second_poll_honours_the_etag(backend: Backend) {
 async fn a_guid_is_one_story_and_a_known_url_is_not_duplicated(backend: Backend) {
     let app = spawn_app(backend).await;
     let server = FeedServer::start().await;
-    let rss = gazette::feeds::add_feed(&app.store, &server.url("rss.xml"), None)
+    let rss = gazette::feeds::add_feed(
+        &app.store,
+        &app.feed_fetcher(),
+        &server.url("rss.xml"),
+        None,
+    )
+    .await
+    .unwrap();
+    poll_feed_now(&app.store, &app.feed_fetcher(), rss.id)
         .await
         .unwrap();
-    poll_feed_now(&app.store, rss.id).await.unwrap();
-    let echo = gazette::feeds::add_feed(&app.store, &server.url("duplicates.xml"), None)
+    let echo = gazette::feeds::add_feed(
+        &app.store,
+        &app.feed_fetcher(),
+        &server.url("duplicates.xml"),
+        None,
+    )
+    .await
+    .unwrap();
+    let report = poll_feed_now(&app.store, &app.feed_fetcher(), echo.id)
         .await
         .unwrap();
-    let report = poll_feed_now(&app.store, echo.id).await.unwrap();
     assert_eq!(report.created, 1, "{report:?}");
     assert_eq!(
         report.duplicates, 1,
@@ -251,7 +297,88 @@ async fn a_guid_is_one_story_and_a_known_url_is_not_duplicated(backend: Backend)
     app.stop().await;
 }
 
+/// Feeds may not reach inside: URLs naming loopback, link-local, private or
+/// IPv4-mapped addresses, and names that resolve to them, are refused when
+/// added (422, nothing stored), as the attacker tried.
+async fn feeds_on_inside_addresses_are_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.feeds.allow_private_addresses = false).await;
+    let editor = app.editor().await;
+    for url in [
+        "http://127.0.0.1:9/feed.xml",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:6379/",
+        "http://10.0.0.1/feed.xml",
+        "http://[::ffff:127.0.0.1]/feed.xml",
+        "http://localhost:6379/",
+    ] {
+        let added = editor.post("/api/feeds", &json!({"url": url})).await;
+        assert_eq!(added.status, 422, "{url}: {}", added.body);
+        assert_eq!(added.body["error"]["code"], "invalid_input");
+        let problem = added.body["error"]["fields"]["url"].as_str().unwrap_or("");
+        assert!(problem.contains("not public"), "{url}: {problem}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM feeds").await, 0);
+    app.stop().await;
+}
+
+/// A public feed that redirects inside is refused at the redirect, whether
+/// the target names an address or a host that resolves inside; the inside
+/// server is never asked. A failure to connect says so in a few words that
+/// give away nothing about the port.
+async fn redirects_inside_are_refused_and_errors_tell_no_ports(backend: Backend) {
+    let server = FeedServer::start().await;
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    // feeds.test stands for a public host; it is served on loopback.
+    let app = spawn_app_with(backend, |s| {
+        s.feeds.allow_private_addresses = false;
+        s.feeds
+            .test_resolve
+            .insert("feeds.test".into(), "127.0.0.1".parse().unwrap());
+    })
+    .await;
+    let editor = app.editor().await;
+    let add = |url: String| {
+        let editor = &editor;
+        async move {
+            let added = editor.post("/api/feeds", &json!({"url": url})).await;
+            assert_eq!(added.status, 201, "{url}: {}", added.body);
+            added.body["id"].as_i64().unwrap()
+        }
+    };
+    let fetcher = app.feed_fetcher();
+    let direct = add(format!("http://feeds.test:{port}/rss.xml")).await;
+    let report = poll_feed_now(&app.store, &fetcher, direct).await.unwrap();
+    assert_eq!(report.created, 2, "the public feed works: {report:?}");
+    for target in [
+        format!("http://127.0.0.1:{port}/atom.xml"),
+        format!("http://localhost:{port}/atom.xml"),
+    ] {
+        let id = add(format!("http://feeds.test:{port}/redirect?to={target}")).await;
+        let report = poll_feed_now(&app.store, &fetcher, id).await.unwrap();
+        let error = report.error.unwrap_or_default();
+        assert!(error.contains("not public"), "{target}: {error}");
+    }
+    assert!(
+        server.seen("atom.xml").is_empty(),
+        "the inside server was asked"
+    );
+    // A closed port and an open one that is no web server fail alike.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let id = add(format!("http://feeds.test:{closed_port}/feed.xml")).await;
+    let error = poll_feed_now(&app.store, &fetcher, id)
+        .await
+        .unwrap()
+        .error
+        .unwrap_or_default();
+    assert_eq!(error, "cannot connect to the feed's server");
+    app.stop().await;
+}
+
 crate::both_databases!(
+    feeds_on_inside_addresses_are_refused,
+    redirects_inside_are_refused_and_errors_tell_no_ports,
     rss_atom_and_json_feeds_become_stories,
     broken_huge_and_missing_feeds_are_recorded_and_skipped,
     second_poll_honours_the_etag,

@@ -64,7 +64,13 @@ async fn create(
     state: web::Data<AppState>,
     input: JsonObject<NewFeed>,
 ) -> Result<HttpResponse, ApiError> {
-    let feed = add_feed(&state.store, &input.0.url, input.0.poll_interval_secs).await?;
+    let feed = add_feed(
+        &state.store,
+        &state.feed_fetcher,
+        &input.0.url,
+        input.0.poll_interval_secs,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(FeedView::from(&feed)))
 }
 
@@ -104,6 +110,6 @@ async fn poll_now(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let report = poll_feed_now(&state.store, id.into_inner()).await?;
+    let report = poll_feed_now(&state.store, &state.feed_fetcher, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(report))
 }
