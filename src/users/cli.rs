@@ -1,13 +1,14 @@
-//! `gazette user add EMAIL --role admin|editor`: the password comes from a
-//! prompt on a terminal (typed twice, not echoed) or from standard input
-//! with `--password-stdin`, never from the command line, where `ps` and the
-//! shell history would keep it.
+//! `gazette user add EMAIL --role admin|editor` and `gazette user password
+//! EMAIL`: the password comes from a prompt on a terminal (typed twice, not
+//! echoed) or from standard input with `--password-stdin`, never from the
+//! command line, where `ps` and the shell history would keep it. A new
+//! password ends every session of that user.
 
 use std::io::Read;
 
 use clap::Subcommand;
 
-use super::{Password, Role, UserError, add_user};
+use super::{Password, Role, UserError, add_user, set_password};
 use crate::cli::BadInput;
 use crate::store::Store;
 
@@ -20,6 +21,14 @@ pub enum UserCommand {
         /// admin (users, tokens, settings) or editor (content and sends)
         #[arg(long, value_parser = ["admin", "editor"])]
         role: String,
+        /// Read the password from standard input instead of a prompt
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (a forgotten one); ends their sessions
+    Password {
+        /// The address the user logs in with
+        email: String,
         /// Read the password from standard input instead of a prompt
         #[arg(long)]
         password_stdin: bool,
@@ -48,6 +57,26 @@ pub async fn run(store: &Store, command: UserCommand) -> anyhow::Result<()> {
                     | UserError::WeakPassword(_)
                     | UserError::EmailTaken(_)),
                 ) => Err(BadInput(error.to_string()).into()),
+                Err(error) => Err(error.into()),
+            }
+        }
+        UserCommand::Password {
+            email,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            match set_password(store, &email, &password).await {
+                Ok(user) => {
+                    println!(
+                        "new password set for {}; their sessions have ended",
+                        user.email
+                    );
+                    Ok(())
+                }
+                Err(UserError::NotFound) => {
+                    Err(BadInput(format!("there is no user with the address {email}")).into())
+                }
+                Err(error @ UserError::InvalidEmail(_)) => Err(BadInput(error.to_string()).into()),
                 Err(error) => Err(error.into()),
             }
         }

@@ -109,6 +109,10 @@ pub enum UserError {
     Yourself,
     #[error("this is the last admin; make someone else an admin first")]
     LastAdmin,
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("Gazette is busy checking other passwords; try again in a few seconds")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -171,6 +175,64 @@ pub async fn remove_user(
     } else {
         Err(UserError::LastAdmin)
     }
+}
+
+/// Gives the user `email` a new password (the CLI, for a forgotten one);
+/// every session of theirs ends.
+pub async fn set_password(
+    store: &Store,
+    email: &str,
+    password: &Password,
+) -> Result<User, UserError> {
+    let key = user_email_key(email)?;
+    let user = store
+        .user_by_email(&key)
+        .await?
+        .ok_or(UserError::NotFound)?;
+    let hash = password.hash()?;
+    store
+        .set_user_password(user.id, &hash)
+        .await?
+        .ok_or(UserError::NotFound)
+}
+
+/// A user changes their own password, proving the current one first (so a
+/// session left open cannot take the account); every session of theirs
+/// ends, and the caller starts the current one again under the new
+/// version.
+pub async fn change_own_password(
+    store: &Store,
+    checks: &PasswordChecks,
+    user: &User,
+    current: &str,
+    new: &Password,
+) -> Result<User, UserError> {
+    let hash = user.password_hash.clone();
+    let current = SecretString::from(current.to_string());
+    let matches = checks
+        .run(move || {
+            Argon2::default()
+                .verify_password(current.expose_secret().as_bytes(), hash.as_str())
+                .is_ok()
+        })
+        .await
+        .map_err(|Busy| UserError::Busy)?;
+    if !matches {
+        return Err(UserError::WrongPassword);
+    }
+    let hash = new.hash()?;
+    store
+        .set_user_password(user.id, &hash)
+        .await?
+        .ok_or(UserError::NotFound)
+}
+
+/// Ends every session of `user_id` ("log out everywhere").
+pub async fn end_sessions(store: &Store, user_id: i64) -> Result<User, UserError> {
+    store
+        .bump_session_version(user_id)
+        .await?
+        .ok_or(UserError::NotFound)
 }
 
 /// A PHC string of a password nobody has, checked when the address is

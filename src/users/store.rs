@@ -14,6 +14,8 @@ pub struct User {
     pub role: Role,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    /// Sessions started under another version have ended.
+    pub session_version: i64,
 }
 
 /// The hash stays out of logs, and the address is masked.
@@ -27,7 +29,8 @@ impl std::fmt::Debug for User {
     }
 }
 
-const USER_COLUMNS: &str = "id, email, password_hash, role, created_at, last_login_at";
+const USER_COLUMNS: &str =
+    "id, email, password_hash, role, created_at, last_login_at, session_version";
 
 impl User {
     fn from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
@@ -42,6 +45,7 @@ impl User {
             })?,
             created_at: row.try_get("created_at")?,
             last_login_at: row.try_get("last_login_at")?,
+            session_version: row.try_get("session_version")?,
         })
     }
 }
@@ -104,7 +108,37 @@ impl Store {
         Ok(())
     }
 
-    /// Sets a user's role unless that would leave no admin; `None` when
+    /// A new password hash; every session of the user ends.
+    pub async fn set_user_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET password_hash = $1, session_version = session_version + 1 \
+             WHERE id = $2 RETURNING {USER_COLUMNS}"
+        )))
+        .bind(password_hash)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(User::from_row).transpose()?)
+    }
+
+    /// Ends every session of the user.
+    pub async fn bump_session_version(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET session_version = session_version + 1 WHERE id = $1 \
+             RETURNING {USER_COLUMNS}"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(User::from_row).transpose()?)
+    }
+
+    /// Sets a user's role (ending their sessions, which were started under
+    /// the old role) unless that would leave no admin; `None` when
     /// nothing changed (no such user, or the last admin). One statement, so
     /// the count and the change cannot be split by another request.
     pub async fn set_user_role_keeping_an_admin(
@@ -113,7 +147,8 @@ impl Store {
         role: Role,
     ) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE users SET role = $1 WHERE id = $2 AND ($1 = 'admin' OR role <> 'admin' \
+            "UPDATE users SET role = $1, session_version = session_version + 1 \
+             WHERE id = $2 AND ($1 = 'admin' OR role <> 'admin' \
              OR (SELECT COUNT(*) FROM users WHERE role = 'admin') > 1) RETURNING {USER_COLUMNS}"
         )))
         .bind(role.as_str())

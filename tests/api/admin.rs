@@ -19,6 +19,7 @@ const GET_ROUTES: &[&str] = &[
     "/admin",
     "/admin/newsletters",
     "/admin/newsletters/new",
+    "/admin/account",
     "/admin/newsletters/news",
     "/admin/stories",
     "/admin/schedule-preview?schedule=0+7+*+*+FRI",
@@ -42,6 +43,9 @@ const GET_ROUTES: &[&str] = &[
 
 const POST_ROUTES: &[&str] = &[
     "/admin/logout",
+    "/admin/account/password",
+    "/admin/account/sessions",
+    "/admin/users/1/sessions",
     "/admin/newsletters",
     "/admin/newsletters/news",
     "/admin/newsletters/news/pause",
@@ -88,9 +92,35 @@ impl TestApp {
 
     /// Logs in with the app's cookie jar; returns the login response.
     pub async fn log_in(&self, email: &str, password: &str) -> reqwest::Response {
-        let page = self.get("/admin/login").await.text().await.unwrap();
+        self.log_in_with(&self.client, email, password).await
+    }
+
+    /// A client with cookies of its own: another browser.
+    pub fn another_browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap()
+    }
+
+    /// Logs in with `client`'s cookie jar.
+    pub async fn log_in_with(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let page = client
+            .get(self.url("/admin/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let csrf = csrf_of(&page);
-        self.client
+        client
             .post(self.url("/admin/login"))
             .form(&[
                 ("csrf", csrf.as_str()),

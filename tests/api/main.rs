@@ -25,6 +25,7 @@ mod openapi;
 mod scheduling;
 mod security;
 mod send_at;
+mod sessions;
 mod signup_groups;
 mod stories;
 mod subscriptions;

@@ -66,10 +66,15 @@ async fn load_editor(req: HttpRequest) -> Result<Editor, AdminError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AdminError::Internal("application state missing".into()))?;
-    // A user deleted since the login has no session any more.
-    let Some(user) = state.store.user_by_id(user_id).await? else {
-        session::log_out(&session);
-        return Err(login());
+    // A user deleted since the login has no session any more, nor one
+    // whose sessions were ended (a new password, "log out everywhere", a
+    // new role) since this one started.
+    let user = match state.store.user_by_id(user_id).await? {
+        Some(user) if user.session_version == session::version(&session) => user,
+        _ => {
+            session::log_out(&session);
+            return Err(login());
+        }
     };
     let csrf = csrf::token(&session)?;
     Ok(Editor { user, csrf })
@@ -211,7 +216,7 @@ pub async fn login(
     match checked {
         LoginCheck::Valid(user) => {
             state.login_limits.succeeded(&form.email);
-            session::log_in(&session, user.id)?;
+            session::log_in(&session, &user)?;
             tracing::info!(user_id = user.id, "admin login");
             Ok(see_other(&next))
         }

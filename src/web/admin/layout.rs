@@ -82,7 +82,7 @@ pub fn page_with_head(
             }
             form method="post" action="/admin/logout" class="logout" {
                 (csrf::field(&editor.csrf))
-                span class="who" { (editor.user.email) " · " (editor.user.role) }
+                a class="who" href="/admin/account" title="Your account" { (editor.user.email) " · " (editor.user.role) }
                 button type="submit" class="link" { "Log out" }
             }
         }

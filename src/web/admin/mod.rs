@@ -6,6 +6,7 @@
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
+pub mod account;
 pub mod auth;
 pub mod csrf;
 pub mod dashboard;
@@ -32,6 +33,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/login", web::get().to(auth::login_page))
             .route("/login", web::post().to(auth::login))
             .route("/logout", web::post().to(auth::logout))
+            .route("/account", web::get().to(account::show))
+            .route(
+                "/account/password",
+                web::post().to(account::change_password),
+            )
+            .route(
+                "/account/sessions",
+                web::post().to(account::end_other_sessions),
+            )
             .route("/newsletters", web::get().to(newsletters::list))
             .route("/newsletters", web::post().to(newsletters::create))
             .route("/newsletters/new", web::get().to(newsletters::new_form))
@@ -96,6 +106,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/users", web::get().to(users::list))
             .route("/users", web::post().to(users::add))
             .route("/users/{id}/role", web::post().to(users::change_role))
+            .route("/users/{id}/sessions", web::post().to(users::end_sessions))
             .route("/users/{id}/remove", web::post().to(users::remove))
             .route("/settings", web::get().to(settings::show))
             .route("/settings/tokens", web::post().to(settings::create_token))

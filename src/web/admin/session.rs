@@ -26,6 +26,7 @@ pub const COOKIE_NAME: &str = "gazette_admin";
 const SESSION_HOURS: i64 = 12;
 
 const USER_ID: &str = "user_id";
+const SESSION_VERSION: &str = "session_version";
 
 /// The session key for the server secret `secret` (any length): 64 bytes
 /// of SHA-512 over a label and the secret, so it differs from the link
@@ -76,10 +77,25 @@ pub fn user_id(session: &Session) -> Option<i64> {
     session.get::<i64>(USER_ID).ok().flatten()
 }
 
-/// Starts a session for `user_id` under a new id (no session fixation).
-pub fn log_in(session: &Session, user_id: i64) -> Result<(), actix_session::SessionInsertError> {
+/// The user's session version this session was started under; sessions
+/// from before versions existed count as the first.
+pub fn version(session: &Session) -> i64 {
+    session
+        .get::<i64>(SESSION_VERSION)
+        .ok()
+        .flatten()
+        .unwrap_or(1)
+}
+
+/// Starts a session for `user` under a new id (no session fixation) and
+/// their current session version.
+pub fn log_in(
+    session: &Session,
+    user: &crate::users::User,
+) -> Result<(), actix_session::SessionInsertError> {
     session.renew();
-    session.insert(USER_ID, user_id)?;
+    session.insert(USER_ID, user.id)?;
+    session.insert(SESSION_VERSION, user.session_version)?;
     super::csrf::rotate(session)?;
     Ok(())
 }

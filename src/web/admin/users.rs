@@ -1,6 +1,6 @@
 //! Users, for admins only: the list, a form to add one (address, role,
-//! initial password: the same rules as `gazette user add`), a role change
-//! and removal. Nobody changes or removes themselves, and the last admin
+//! initial password: the same rules as `gazette user add`), a role change,
+//! ending a user's sessions everywhere, and removal. Nobody changes or removes themselves, and the last admin
 //! stays, so the admin can never be left without one.
 
 use actix_web::http::StatusCode;
@@ -54,6 +54,11 @@ async fn users_page(
                                 (csrf::field(&editor.csrf))
                                 input type="hidden" name="role" value=(other.as_str());
                                 button type="submit" class="secondary" { "Make " (other.as_str()) }
+                            }
+                            " "
+                            form method="post" action={"/admin/users/" (u.id) "/sessions"} class="inline" {
+                                (csrf::field(&editor.csrf))
+                                button type="submit" class="secondary" title="Log this user out on every device" { "End sessions" }
                             }
                             " "
                             form method="post" action={"/admin/users/" (u.id) "/remove"} class="inline" {
@@ -128,7 +133,7 @@ pub async fn add(
     }
 }
 
-fn capitalised(sentence: &str) -> String {
+pub(super) fn capitalised(sentence: &str) -> String {
     let mut chars = sentence.chars();
     chars
         .next()
@@ -175,6 +180,21 @@ pub async fn remove(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// Logs another user out everywhere (a lost laptop, someone who left).
+pub async fn end_sessions(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: Checked<NoFields>,
+) -> Result<HttpResponse, AdminError> {
+    if *id == admin.0.user.id {
+        return Ok(see_other("/admin/account"));
+    }
+    users::end_sessions(&state.store, *id).await?;
+    tracing::info!(user_id = *id, by = admin.0.user.id, "admin sessions ended");
+    Ok(see_other("/admin/users"))
 }
 
 /// The users page again with why a change to an account was refused.

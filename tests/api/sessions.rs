@@ -1,0 +1,244 @@
+//! Admin sessions that can be ended: a password change, "log out
+//! everywhere", an admin's "end sessions", a role change and `gazette user
+//! password` each end every other session of that user, at its next
+//! request, on every instance (the check is against the database).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use gazette::users::Role;
+use reqwest::StatusCode;
+
+use crate::admin::{PASSWORD, csrf_of};
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+const NEW_PASSWORD: &str = "an even longer password";
+
+async fn dashboard(app: &TestApp, browser: &reqwest::Client) -> StatusCode {
+    browser
+        .get(app.url("/admin"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn post(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    browser.post(app.url(path)).form(form).send().await.unwrap()
+}
+
+async fn csrf(app: &TestApp, browser: &reqwest::Client, page: &str) -> String {
+    let html = browser
+        .get(app.url(page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    csrf_of(&html)
+}
+
+async fn a_password_change_ends_the_other_sessions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("editor@example.org", Role::Editor).await;
+    let (here, elsewhere) = (app.another_browser(), app.another_browser());
+    for browser in [&here, &elsewhere] {
+        let login = app
+            .log_in_with(browser, "editor@example.org", PASSWORD)
+            .await;
+        assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    }
+    let token = csrf(&app, &here, "/admin/account").await;
+    // The current password is proven first; the new one typed twice.
+    let wrong = post(
+        &app,
+        &here,
+        "/admin/account/password",
+        &[
+            ("csrf", &token),
+            ("current", "not my password at all"),
+            ("new", NEW_PASSWORD),
+            ("again", NEW_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("current password is wrong")
+    );
+    let mismatch = post(
+        &app,
+        &here,
+        "/admin/account/password",
+        &[
+            ("csrf", &token),
+            ("current", PASSWORD),
+            ("new", NEW_PASSWORD),
+            ("again", "an even longer passw0rd"),
+        ],
+    )
+    .await;
+    assert_eq!(mismatch.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(dashboard(&app, &elsewhere).await, StatusCode::OK);
+
+    let changed = post(
+        &app,
+        &here,
+        "/admin/account/password",
+        &[
+            ("csrf", &token),
+            ("current", PASSWORD),
+            ("new", NEW_PASSWORD),
+            ("again", NEW_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(dashboard(&app, &here).await, StatusCode::OK, "stays in");
+    assert_eq!(
+        dashboard(&app, &elsewhere).await,
+        StatusCode::SEE_OTHER,
+        "the other session ended"
+    );
+    let old = app
+        .log_in_with(&app.another_browser(), "editor@example.org", PASSWORD)
+        .await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let new = app
+        .log_in_with(&app.another_browser(), "editor@example.org", NEW_PASSWORD)
+        .await;
+    assert_eq!(new.status(), StatusCode::SEE_OTHER);
+}
+
+async fn log_out_everywhere_ends_a_copied_cookie_too(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("editor@example.org", Role::Editor).await;
+    let here = app.another_browser();
+    let login = app.log_in_with(&here, "editor@example.org", PASSWORD).await;
+    // Someone copied the session cookie (a shared computer, malware).
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("gazette_admin="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("a session cookie");
+    let stolen = |app: &TestApp| {
+        app.another_browser()
+            .get(app.url("/admin"))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    assert_eq!(stolen(&app).await.unwrap().status(), StatusCode::OK);
+    let token = csrf(&app, &here, "/admin/account").await;
+    let ended = post(&app, &here, "/admin/account/sessions", &[("csrf", &token)]).await;
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    assert_eq!(dashboard(&app, &here).await, StatusCode::OK, "stays in");
+    assert_eq!(stolen(&app).await.unwrap().status(), StatusCode::SEE_OTHER);
+}
+
+async fn admins_role_changes_and_the_cli_end_a_users_sessions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("admin@example.org", Role::Admin).await;
+    app.add_user("editor@example.org", Role::Editor).await;
+    let editor_id = app
+        .store
+        .user_by_email("editor@example.org")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let admin = app.another_browser();
+    app.log_in_with(&admin, "admin@example.org", PASSWORD).await;
+    let editor = app.another_browser();
+    let log_editor_in = || app.log_in_with(&editor, "editor@example.org", PASSWORD);
+
+    // An admin's "End sessions" on the users page.
+    log_editor_in().await;
+    assert_eq!(dashboard(&app, &editor).await, StatusCode::OK);
+    let token = csrf(&app, &admin, "/admin/users").await;
+    let ended = post(
+        &app,
+        &admin,
+        &format!("/admin/users/{editor_id}/sessions"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    assert_eq!(dashboard(&app, &editor).await, StatusCode::SEE_OTHER);
+
+    // A role change.
+    log_editor_in().await;
+    assert_eq!(dashboard(&app, &editor).await, StatusCode::OK);
+    let promoted = post(
+        &app,
+        &admin,
+        &format!("/admin/users/{editor_id}/role"),
+        &[("csrf", &token), ("role", "admin")],
+    )
+    .await;
+    assert_eq!(promoted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(dashboard(&app, &editor).await, StatusCode::SEE_OTHER);
+
+    // `gazette user password` for a forgotten password.
+    log_editor_in().await;
+    assert_eq!(dashboard(&app, &editor).await, StatusCode::OK);
+    let set = set_password_on_the_command_line(&app, "Editor@example.org").await;
+    assert!(set.status.success(), "{set:?}");
+    assert_eq!(dashboard(&app, &editor).await, StatusCode::SEE_OTHER);
+    let login = app
+        .log_in_with(&editor, "editor@example.org", NEW_PASSWORD)
+        .await;
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let unknown = set_password_on_the_command_line(&app, "nobody@example.org").await;
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no user"), "{stderr}");
+}
+
+async fn set_password_on_the_command_line(app: &TestApp, email: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gazette"))
+        .args([
+            "--config",
+            "/nonexistent",
+            "user",
+            "password",
+            email,
+            "--password-stdin",
+        ])
+        .env("DATABASE_URL", &app.db.url)
+        .env("GAZETTE__LOG__LEVEL", "warn")
+        .env_remove("GAZETTE_ENV")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gazette runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{NEW_PASSWORD}\n").as_bytes())
+        .unwrap();
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
+}
+
+crate::both_databases!(
+    a_password_change_ends_the_other_sessions,
+    log_out_everywhere_ends_a_copied_cookie_too,
+    admins_role_changes_and_the_cli_end_a_users_sessions,
+);
