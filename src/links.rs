@@ -4,6 +4,8 @@
 //! server's secret. Nothing per link is stored, so a database leak reveals no
 //! usable token, and a link in a years-old email still works. (Confirmation
 //! links are different: random, single-purpose, stored hashed, expiring.)
+//! When the secret changes, the previous ones (`server.previous_secret_keys`)
+//! still verify, so mailed links keep working; only the current one signs.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -31,6 +33,7 @@ impl LinkPurpose {
 #[derive(Clone)]
 pub struct LinkSigner {
     key: Vec<u8>,
+    previous_keys: Vec<Vec<u8>>,
     base_url: String,
 }
 
@@ -46,8 +49,15 @@ impl LinkSigner {
     pub fn new(key: &[u8], base_url: &str) -> LinkSigner {
         LinkSigner {
             key: key.to_vec(),
+            previous_keys: Vec::new(),
             base_url: base_url.trim_end_matches('/').to_string(),
         }
+    }
+
+    /// The same, also accepting links signed with `previous` keys.
+    pub fn with_previous_keys(mut self, previous: Vec<Vec<u8>>) -> LinkSigner {
+        self.previous_keys = previous;
+        self
     }
 
     /// A token of 54 URL-safe characters: 8 bytes of id, 32 of MAC.
@@ -66,10 +76,17 @@ impl LinkSigner {
             return None;
         }
         let (id, tag) = raw.split_at(8);
-        let mut mac = self.keyed(purpose);
-        mac.update(id);
-        // verify_slice compares in constant time
-        mac.verify_slice(tag).ok()?;
+        let genuine = std::iter::once(&self.key)
+            .chain(&self.previous_keys)
+            .any(|key| {
+                let mut mac = keyed(key, purpose);
+                mac.update(id);
+                // verify_slice compares in constant time
+                mac.verify_slice(tag).is_ok()
+            });
+        if !genuine {
+            return None;
+        }
         Some(i64::from_be_bytes(id.try_into().ok()?))
     }
 
@@ -93,21 +110,21 @@ impl LinkSigner {
         &self.base_url
     }
 
-    fn keyed(&self, purpose: LinkPurpose) -> HmacSha256 {
-        // HMAC accepts keys of any length; new_from_slice cannot fail for it.
-        let mut mac = match HmacSha256::new_from_slice(&self.key) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC takes keys of any length"),
-        };
-        mac.update(purpose.label());
-        mac
-    }
-
     fn mac(&self, purpose: LinkPurpose, id: &[u8]) -> [u8; 32] {
-        let mut mac = self.keyed(purpose);
+        let mut mac = keyed(&self.key, purpose);
         mac.update(id);
         mac.finalize().into_bytes().into()
     }
+}
+
+fn keyed(key: &[u8], purpose: LinkPurpose) -> HmacSha256 {
+    // HMAC accepts keys of any length; new_from_slice cannot fail for it.
+    let mut mac = match HmacSha256::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    mac.update(purpose.label());
+    mac
 }
 
 #[cfg(test)]
@@ -132,5 +149,19 @@ mod tests {
                 .unsubscribe_url(1)
                 .starts_with("https://x.org/unsubscribe?token=")
         );
+    }
+
+    #[test]
+    fn previous_keys_verify_but_never_sign() {
+        let old = LinkSigner::new(b"old secret", "https://x.org");
+        let old_token = old.token(LinkPurpose::Manage, 7);
+        let rotated = LinkSigner::new(b"new secret", "https://x.org")
+            .with_previous_keys(vec![b"old secret".to_vec()]);
+        assert_eq!(rotated.verify(LinkPurpose::Manage, &old_token), Some(7));
+        let new_token = rotated.token(LinkPurpose::Manage, 7);
+        assert_ne!(new_token, old_token, "signed with the new key");
+        assert_eq!(old.verify(LinkPurpose::Manage, &new_token), None);
+        let dropped = LinkSigner::new(b"new secret", "https://x.org");
+        assert_eq!(dropped.verify(LinkPurpose::Manage, &old_token), None);
     }
 }

@@ -21,6 +21,7 @@ use crate::store::{Backend, Store, StoreError};
 use crate::subscriptions::signup::{SignupQueue, SignupWriter};
 use crate::web::{self, AppState};
 use actix_web::web::Data;
+use secrecy::ExposeSecret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -88,7 +89,14 @@ impl Application {
             .port();
         let templates = Arc::new(crate::templates::load(settings.templates.dir.as_deref())?);
         let secret = signing_key(&settings, &store).await?;
-        let links = LinkSigner::new(&secret, settings.base_url());
+        let previous_secrets: Vec<Vec<u8>> = settings
+            .server
+            .previous_secret_keys
+            .iter()
+            .map(|key| key.expose_secret().as_bytes().to_vec())
+            .collect();
+        let links = LinkSigner::new(&secret, settings.base_url())
+            .with_previous_keys(previous_secrets.clone());
         let shutdown = CancellationToken::new();
         let trusted_proxies = settings
             .server
@@ -127,6 +135,12 @@ impl Application {
             signups,
             scheduler: scheduler.clone(),
             session_key: web::admin::session::session_key(&secret),
+            previous_session_keys: Arc::new(
+                previous_secrets
+                    .iter()
+                    .map(|key| web::admin::session::session_key(key))
+                    .collect(),
+            ),
             login_limits: Arc::new(web::login_limits::LoginLimits::new(
                 settings_server.login_per_ip_per_minute,
             )),
@@ -282,9 +296,19 @@ fn signup_queue(store: &Store, waker: &MailWaker, max_connections: u32) -> Signu
 }
 
 /// The key for signed links: `server.secret_key` when set, else the one
-/// generated and kept in the database.
+/// generated and kept in the database (in clear: whoever reads the
+/// database can sign links and sessions, which is why production should
+/// set its own). A short configured key is warned about, not refused, so
+/// an upgrade does not stop a running site.
 async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, StoreError> {
-    use secrecy::ExposeSecret;
+    if let Some(length) = settings.server.short_secret_key() {
+        tracing::warn!(
+            "server.secret_key is {length} bytes long; use at least {} random bytes \
+             (for example `openssl rand -hex 32`), listing the old key in \
+             server.previous_secret_keys so mailed links keep working",
+            crate::config::MIN_SECRET_KEY_BYTES
+        );
+    }
     match &settings.server.secret_key {
         Some(key) if !key.expose_secret().is_empty() => Ok(key.expose_secret().as_bytes().to_vec()),
         _ => store.secret("link_signing_key").await,

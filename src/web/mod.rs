@@ -45,6 +45,9 @@ pub struct AppState {
     /// Encrypts and signs the admin session cookie; derived from the
     /// server secret, so every instance reads every session.
     pub session_key: actix_web::cookie::Key,
+    /// Keys from `server.previous_secret_keys`: sessions they made still
+    /// open.
+    pub previous_session_keys: Arc<Vec<actix_web::cookie::Key>>,
     /// Login attempts per client and per account, shared by the HTTP
     /// workers.
     pub login_limits: Arc<login_limits::LoginLimits>,

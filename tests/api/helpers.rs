@@ -256,6 +256,43 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     }
 }
 
+/// Another Gazette on a test app's database, as a deployment of several
+/// instances runs; it stops when dropped.
+pub struct Instance {
+    pub address: String,
+    shutdown: CancellationToken,
+}
+
+impl Instance {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts another instance on `app`'s database after letting the test
+/// adjust its settings.
+pub async fn another_instance(app: &TestApp, adjust: impl FnOnce(&mut Settings)) -> Instance {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let port = listener.local_addr().expect("local addr").port();
+    let mut settings = test_settings(&app.db, port);
+    adjust(&mut settings);
+    let instance = Application::build_on(settings, listener)
+        .await
+        .expect("instance starts");
+    let shutdown = instance.shutdown_token();
+    tokio::spawn(instance.run(false));
+    Instance {
+        address: format!("http://127.0.0.1:{port}"),
+        shutdown,
+    }
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)

@@ -8,7 +8,7 @@ use gazette::users::Role;
 use reqwest::StatusCode;
 
 use crate::admin::{PASSWORD, csrf_of};
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, another_instance, spawn_app, spawn_app_with};
 
 const NEW_PASSWORD: &str = "an even longer password";
 
@@ -237,7 +237,71 @@ async fn set_password_on_the_command_line(app: &TestApp, email: &str) -> std::pr
         .unwrap()
 }
 
+const OLD_SECRET: &str = "the old secret key, 32 bytes or more";
+const NEW_SECRET: &str = "the new secret key, also 32 bytes or more";
+
+/// The secret key changes: with the old one in `previous_secret_keys`,
+/// links mailed before and sessions started before still work, and new
+/// links are signed with the new key; without it, neither opens.
+async fn a_rotated_secret_keeps_mailed_links_and_sessions(backend: Backend) {
+    use gazette::links::{LinkPurpose, LinkSigner};
+    let app = spawn_app_with(backend, |s| {
+        s.server.secret_key = Some(OLD_SECRET.into());
+    })
+    .await;
+    app.add_user("editor@example.org", Role::Editor).await;
+    let subscriber = app.subscribe_and_confirm("reader@example.org").await;
+    let browser = app.another_browser();
+    let login = app
+        .log_in_with(&browser, "editor@example.org", PASSWORD)
+        .await;
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("gazette_admin="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("a session cookie");
+    let mailed =
+        LinkSigner::new(OLD_SECRET.as_bytes(), &app.address).token(LinkPurpose::Manage, subscriber);
+
+    let rotated = another_instance(&app, |s| {
+        s.server.secret_key = Some(NEW_SECRET.into());
+        s.server.previous_secret_keys = vec![OLD_SECRET.into()];
+    })
+    .await;
+    let dropped = another_instance(&app, |s| {
+        s.server.secret_key = Some(NEW_SECRET.into());
+    })
+    .await;
+    let client = app.another_browser();
+    let dashboard_at = |url: String| client.get(url).header("cookie", cookie.clone()).send();
+    assert_eq!(
+        dashboard_at(rotated.url("/admin")).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        dashboard_at(dropped.url("/admin")).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let preferences = |base: String| {
+        client
+            .get(format!("{base}/preferences?token={mailed}"))
+            .send()
+    };
+    assert_eq!(
+        preferences(rotated.address.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        preferences(dropped.address.clone()).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
 crate::both_databases!(
+    a_rotated_secret_keeps_mailed_links_and_sessions,
     a_password_change_ends_the_other_sessions,
     log_out_everywhere_ends_a_copied_cookie_too,
     admins_role_changes_and_the_cli_end_a_users_sessions,

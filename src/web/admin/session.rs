@@ -5,7 +5,10 @@
 //! https, and scoped to `/admin`.
 //!
 //! [`with_session`] wraps the `/admin` scope only: public pages and the API
-//! never read or set the cookie. The key lives in [`AppState`], so the
+//! never read or set the cookie. While the server secret is rotated, a
+//! cookie made with a previous key (`server.previous_secret_keys`) is read
+//! by re-encrypting it with the current key before the session middleware
+//! sees it ([`accept_previous_key`]). The key lives in [`AppState`], so the
 //! middleware is put together per request from it (a few clones), which
 //! keeps `routes` a plain function like the others.
 
@@ -13,7 +16,7 @@ use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_session::{Session, SessionMiddleware};
 use actix_web::body::MessageBody;
-use actix_web::cookie::{Key, SameSite};
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 use actix_web::dev::{ServiceRequest, ServiceResponse, Transform};
 use actix_web::middleware::Next;
 use actix_web::{Error, web};
@@ -65,11 +68,62 @@ pub async fn with_session(
             "application state missing",
         ));
     };
+    let mut req = req;
+    if !state.previous_session_keys.is_empty() {
+        accept_previous_key(&mut req, &state.session_key, &state.previous_session_keys);
+    }
     let service = middleware(&state)
         .new_transform(next)
         .await
         .map_err(|()| actix_web::error::ErrorInternalServerError("session middleware"))?;
     actix_web::dev::Service::call(&service, req).await
+}
+
+/// A session cookie that only a previous key opens is replaced, in the
+/// request, by the same session encrypted with the current key. The
+/// header is parsed here by hand: `HttpRequest::cookies` keeps what it
+/// parsed, and the session middleware must read the new value.
+fn accept_previous_key(req: &mut ServiceRequest, current: &Key, previous: &[Key]) {
+    use actix_web::http::header::{COOKIE, HeaderValue};
+    let mut cookies: Vec<Cookie<'static>> = req
+        .headers()
+        .get_all(COOKIE)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| Cookie::parse_encoded(pair.trim().to_string()).ok())
+        .collect();
+    let Some(sealed) = cookies.iter().find(|c| c.name() == COOKIE_NAME).cloned() else {
+        return;
+    };
+    let opened_by = |key: &Key| {
+        let mut jar = CookieJar::new();
+        jar.add_original(sealed.clone());
+        jar.private(key).get(COOKIE_NAME)
+    };
+    if opened_by(current).is_some() {
+        return;
+    }
+    let Some(opened) = previous.iter().find_map(opened_by) else {
+        return;
+    };
+    let mut jar = CookieJar::new();
+    jar.private_mut(current).add(opened);
+    let Some(resealed) = jar.get(COOKIE_NAME).cloned() else {
+        return;
+    };
+    for cookie in &mut cookies {
+        if cookie.name() == COOKIE_NAME {
+            *cookie = resealed.clone();
+        }
+    }
+    let header = cookies
+        .iter()
+        .map(|c| c.stripped().encoded().to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if let Ok(value) = HeaderValue::from_str(&header) {
+        req.headers_mut().insert(COOKIE, value);
+    }
 }
 
 /// The logged-in user's id, if any.
