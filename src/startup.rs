@@ -163,7 +163,7 @@ impl Application {
             App::new()
                 .wrap(from_fn(web::body_limit::refuse_large_bodies))
                 .wrap(from_fn(web::metrics::record_request))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<web::request_span::PathOnly>::new())
                 .app_data(web_data(&state))
                 .app_data(server_limits.clone())
                 .configure(web::extractor_configs)

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod pages;
 pub mod public;
 pub mod rate_limit;
+pub mod request_span;
 
 /// The largest request body Gazette reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -1,6 +1,7 @@
 //! What a hostile visitor must not learn or reach: `/metrics` (whose
 //! signup counters would tell who is subscribed) is closed without its
-//! token, and served openly only on its own address.
+//! token, and served openly only on its own address; the secrets in token
+//! links never reach the logs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::StatusCode;
@@ -98,7 +99,98 @@ async fn invented_methods_are_counted_as_other(backend: Backend) {
     app.stop().await;
 }
 
+/// A `gazette serve` logging JSON at info on `app`'s database; its port is
+/// read off its "serving" line.
+struct LoggingServer {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    port: u16,
+}
+
+impl LoggingServer {
+    async fn start(app: &crate::helpers::TestApp) -> LoggingServer {
+        let log = app.db.dir().join("serve-json.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_gazette"))
+            .args(["--config", "/nonexistent", "serve"])
+            .env("DATABASE_URL", &app.db.url)
+            .env("GAZETTE__SERVER__PORT", "0")
+            .env("GAZETTE__LOG__LEVEL", "info")
+            .env("GAZETTE__LOG__FORMAT", "json")
+            .env("GAZETTE__SCHEDULING__ENABLED", "false")
+            .env(
+                "GAZETTE__MAIL__OUTBOX_DIR",
+                app.db.dir().join("outbox-json").display().to_string(),
+            )
+            .env_remove("GAZETTE_ENV")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::from(file))
+            .spawn()
+            .unwrap();
+        for _ in 0..300 {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(port) = text
+                .lines()
+                .filter(|line| line.contains("Gazette is serving"))
+                .find_map(|line| {
+                    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+                    value["fields"]["port"].as_u64()
+                })
+            {
+                return LoggingServer {
+                    child,
+                    log,
+                    port: port as u16,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "gazette serve did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The token of an unsubscribe link lets its holder act for a subscriber:
+/// the request span logs the path, never the query.
+async fn token_links_never_reach_the_logs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let subscriber = app.subscribe_and_confirm("reader@example.org").await;
+    let token = app.manage_token(subscriber).await;
+    let server = LoggingServer::start(&app).await;
+    let answer = app
+        .client
+        .post(server.url(&format!("/unsubscribe?token={token}")))
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let log = server.stop();
+    let unsubscribed = log
+        .lines()
+        .find(|line| line.contains("\"unsubscribed\""))
+        .unwrap_or_else(|| panic!("no unsubscribe logged: {log}"));
+    assert!(unsubscribed.contains("\"/unsubscribe\""), "{unsubscribed}");
+    assert!(
+        !log.contains(&token),
+        "the token is in the log: {unsubscribed}"
+    );
+}
+
 crate::both_databases!(
+    token_links_never_reach_the_logs,
     metrics_need_the_token_on_the_public_listener,
     metrics_listen_serves_them_without_a_token,
     invented_methods_are_counted_as_other,
