@@ -102,7 +102,7 @@ async fn invented_methods_are_counted_as_other(backend: Backend) {
 /// A `gazette serve` logging JSON at info on `app`'s database; its port is
 /// read off its "serving" line.
 struct LoggingServer {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
     log: std::path::PathBuf,
     port: u16,
 }
@@ -111,7 +111,7 @@ impl LoggingServer {
     async fn start(app: &crate::helpers::TestApp) -> LoggingServer {
         let log = app.db.dir().join("serve-json.log");
         let file = std::fs::File::create(&log).unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_gazette"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gazette"))
             .args(["--config", "/nonexistent", "serve"])
             .env("DATABASE_URL", &app.db.url)
             .env("GAZETTE__SERVER__PORT", "0")
@@ -138,13 +138,15 @@ impl LoggingServer {
                 })
             {
                 return LoggingServer {
-                    child,
+                    child: Some(child),
                     log,
                     port: port as u16,
                 };
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "gazette serve did not start: {}",
             std::fs::read_to_string(&log).unwrap_or_default()
@@ -156,9 +158,21 @@ impl LoggingServer {
     }
 
     fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for LoggingServer {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
