@@ -10,7 +10,7 @@ pub mod store;
 use std::fmt;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::PasswordHasher;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use password_checks::{Busy, PasswordChecks};
@@ -207,14 +207,11 @@ pub async fn change_own_password(
     current: &str,
     new: &Password,
 ) -> Result<User, UserError> {
-    let hash = user.password_hash.clone();
-    let current = SecretString::from(current.to_string());
     let matches = checks
-        .run(move || {
-            Argon2::default()
-                .verify_password(current.expose_secret().as_bytes(), hash.as_str())
-                .is_ok()
-        })
+        .verify(
+            SecretString::from(current.to_string()),
+            user.password_hash.clone(),
+        )
         .await
         .map_err(|Busy| UserError::Busy)?;
     if !matches {
@@ -267,13 +264,8 @@ pub async fn authenticate(
     let hash = user
         .as_ref()
         .map_or_else(|| DECOY_HASH.to_string(), |u| u.password_hash.clone());
-    let password = SecretString::from(password.to_string());
     let matches = checks
-        .run(move || {
-            Argon2::default()
-                .verify_password(password.expose_secret().as_bytes(), hash.as_str())
-                .is_ok()
-        })
+        .verify(SecretString::from(password.to_string()), hash)
         .await;
     match (user, matches) {
         (_, Err(Busy)) => Ok(LoginCheck::Busy),
@@ -289,6 +281,7 @@ pub async fn authenticate(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordVerifier;
 
     #[test]
     fn short_passwords_are_refused() {
