@@ -242,21 +242,25 @@ pub async fn subscriptions_of(
         .collect()
 }
 
+/// A confirmation token for the newsletters `newsletter_ids` (as
+/// `token::id_list` writes them): the ones its email names.
 pub async fn insert_confirmation_token(
     conn: &mut AnyConnection,
     token_hash: &str,
     subscriber_id: i64,
     lifetime_hours: u32,
+    newsletter_ids: &str,
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4)",
+        "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, expires_at, \
+         newsletter_ids) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_hash)
     .bind(subscriber_id)
     .bind(now)
     .bind(now + i64::from(lifetime_hours) * 3_600_000)
+    .bind(newsletter_ids)
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE subscribers SET last_confirmation_sent_at = $2 WHERE id = $1")
@@ -267,15 +271,17 @@ pub async fn insert_confirmation_token(
     Ok(())
 }
 
-/// Marks a valid, unused token used; returns its subscriber. `None` when
-/// the token is unknown, used or expired (see [`token_by_hash`]).
+/// Marks a valid, unused token used; returns its subscriber and the
+/// newsletters it names (`None` for a token older than that list). `None`
+/// when the token is unknown, used or expired (see [`token_by_hash`]).
 pub async fn use_confirmation_token(
     conn: &mut AnyConnection,
     token_hash: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
         "UPDATE confirmation_tokens SET used_at = $2 \
-         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING subscriber_id",
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+         RETURNING subscriber_id, newsletter_ids",
     )
     .bind(token_hash)
     .bind(now_ms())

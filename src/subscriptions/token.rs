@@ -45,6 +45,24 @@ impl ConfirmationToken {
     }
 }
 
+/// Newsletter ids as a token stores them: `3,5`.
+pub fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+    ids.into_iter()
+        .map(|id| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Reads [`id_list`] back; `None` for a token from before the list was
+/// kept, which confirms every pending newsletter.
+pub fn parse_id_list(stored: Option<&str>) -> Option<Vec<i64>> {
+    stored.map(|list| {
+        list.split(',')
+            .filter_map(|id| id.trim().parse().ok())
+            .collect()
+    })
+}
+
 /// Hex digits of a token's time: enough until the year 10889, and fixed so
 /// the keys sort as the times do.
 const TIME_DIGITS: usize = 12;

@@ -161,11 +161,9 @@ mod tests {
         let tasks: Vec<_> = (0..12)
             .map(|_| {
                 let (checks, hash) = (checks.clone(), hash.clone());
-                tokio::spawn(async move {
-                    checks
-                        .verify(SecretString::from("a password"), hash)
-                        .await
-                })
+                tokio::spawn(
+                    async move { checks.verify(SecretString::from("a password"), hash).await },
+                )
             })
             .collect();
         let mut matched = 0;
@@ -177,7 +175,10 @@ mod tests {
                 Err(Busy) => busy += 1,
             }
         }
-        assert!((1..=3).contains(&matched), "one running, two queued: {matched}");
+        assert!(
+            (1..=3).contains(&matched),
+            "one running, two queued: {matched}"
+        );
         assert_eq!(matched + busy, 12);
         // the queue empties: a later check runs
         assert_eq!(

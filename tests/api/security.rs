@@ -1,7 +1,8 @@
 //! What a hostile visitor must not learn or reach: `/metrics` (whose
 //! signup counters would tell who is subscribed) is closed without its
 //! token, and served openly only on its own address; the secrets in token
-//! links never reach the logs.
+//! links never reach the logs; a confirmation link confirms only what its
+//! email named, and a made-up token never waits for the database's writer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::StatusCode;
@@ -203,7 +204,88 @@ async fn token_links_never_reach_the_logs(backend: Backend) {
     );
 }
 
+/// Someone who knows an address adds a newsletter to its pending signup
+/// (no new email goes out within ten minutes): the first email's link
+/// confirms what that email named, not the newsletter added behind it.
+async fn a_confirmation_confirms_only_what_its_email_named(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.store
+        .create_newsletter(&gazette::newsletters::store::NewNewsletter {
+            slug: "evening",
+            name: "Evening",
+            locale: "en",
+        })
+        .await
+        .unwrap();
+    let signup = |slug: &'static str| {
+        let app = &app;
+        async move {
+            let answer = app
+                .post_subscription(
+                    &serde_json::json!({"email": "amina@example.org", "newsletters": [slug]}),
+                )
+                .await;
+            assert_eq!(answer.status(), 202);
+        }
+    };
+    signup("news").await;
+    let link = app.confirmation_link("amina@example.org").await;
+    signup("evening").await;
+    assert_eq!(app.confirmation_mails("amina@example.org").await, 1);
+    let token = link.split("token=").nth(1).unwrap().to_string();
+    let confirmed = app.post_form("/confirm", &[("token", &token)]).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let id = app.subscriber_id("amina@example.org").await;
+    let statuses: Vec<(String, String)> = sqlx::query_as(
+        "SELECT n.slug, s.status FROM subscriptions s JOIN newsletters n ON n.id = s.newsletter_id \
+         WHERE s.subscriber_id = $1 ORDER BY n.slug",
+    )
+    .bind(id)
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        statuses,
+        vec![
+            ("evening".to_string(), "pending".to_string()),
+            ("news".to_string(), "active".to_string())
+        ]
+    );
+    app.stop().await;
+}
+
+/// A made-up token is answered from a read: it does not queue behind the
+/// database's writer, whoever holds it.
+async fn a_made_up_token_never_waits_for_the_writer(backend: Backend) {
+    use sqlx::Connection;
+    let app = spawn_app(backend).await;
+    // Another process holds the write lock (SQLite) or the table's write
+    // lock (PostgreSQL) for as long as the request takes.
+    let mut holder = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    let lock = match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN; LOCK TABLE confirmation_tokens IN EXCLUSIVE MODE",
+    };
+    sqlx::raw_sql(lock).execute(&mut holder).await.unwrap();
+    let answer = app
+        .client
+        .post(app.url("/confirm"))
+        .form(&[("token", "0000000000aa.made-up-token-that-matches-nothing")])
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .expect("an answer while the writer is busy");
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    app.stop().await;
+}
+
 crate::both_databases!(
+    a_confirmation_confirms_only_what_its_email_named,
+    a_made_up_token_never_waits_for_the_writer,
     token_links_never_reach_the_logs,
     metrics_need_the_token_on_the_public_listener,
     metrics_listen_serves_them_without_a_token,

@@ -184,6 +184,7 @@ impl<'a> RowWriter<'a> {
             &token.hash(),
             subscriber.id,
             CONFIRMATION_TOKEN_LIFETIME_HOURS,
+            &self.newsletter.id.to_string(),
         )
         .await?;
         let name = name.or(subscriber.name.as_deref());

@@ -8,7 +8,7 @@ use super::writer::Prepared;
 use super::{CONFIRMATION_RESEND_INTERVAL_MS, SignupError, SignupOutcome, queue_confirmation};
 use crate::store::now_ms;
 use crate::subscriptions::store::{self as sql, ConsentKind, DailyCounter};
-use crate::subscriptions::token::CONFIRMATION_TOKEN_LIFETIME_HOURS;
+use crate::subscriptions::token::{CONFIRMATION_TOKEN_LIFETIME_HOURS, id_list};
 
 /// Runs the signup in a savepoint of the group's transaction, undone when
 /// it turns out there is nothing to ask (already subscribed), so a group
@@ -62,11 +62,13 @@ pub(super) async fn sign_up(
     let outcome = if sent_recently {
         SignupOutcome::ConfirmationRecentlySent
     } else {
+        // The token confirms what the email names: every pending newsletter.
         sql::insert_confirmation_token(
             &mut savepoint,
             &signup.token_hash,
             subscriber.id,
             CONFIRMATION_TOKEN_LIFETIME_HOURS,
+            &id_list(pending.iter().map(|p| p.newsletter_id)),
         )
         .await?;
         // The email tells about every pending newsletter, and greets by

@@ -152,6 +152,7 @@ pub(super) async fn write_new_postgres(
             user_agent: signup.request.client.user_agent.as_deref(),
             detail: &signup.requested_slugs,
             token_hash: &signup.token_hash,
+            newsletter_ids: &signup.newsletter_ids,
             data: signup
                 .confirmation(&signup.requested_names, signup.name())
                 .to_json(),
@@ -189,6 +190,7 @@ struct PostgresSignup<'a> {
     user_agent: Option<&'a str>,
     detail: &'a str,
     token_hash: &'a str,
+    newsletter_ids: &'a str,
     data: String,
 }
 
@@ -219,7 +221,7 @@ const WRITE_NEW_POSTGRES: &str = "\
 WITH v AS MATERIALIZED (
     SELECT * FROM json_to_recordset($1::json) AS v (email TEXT, email_key TEXT, name TEXT, \
         locale TEXT, newsletters BIGINT[], source TEXT, ip TEXT, user_agent TEXT, detail TEXT, \
-        token_hash TEXT, data TEXT)
+        token_hash TEXT, newsletter_ids TEXT, data TEXT)
 ), s AS (
     INSERT INTO subscribers (email, email_key, name, locale, status, paused, hard_bounces, \
         created_at, updated_at, last_confirmation_sent_at)
@@ -237,8 +239,9 @@ WITH v AS MATERIALIZED (
     INSERT INTO consent_events (subscriber_id, kind, source, ip, user_agent, detail, at)
     SELECT id, $6, source, ip, user_agent, detail, $2 FROM n
 ), tokens AS (
-    INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, expires_at)
-    SELECT token_hash, id, $2, $3 FROM n
+    INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, expires_at, \
+        newsletter_ids)
+    SELECT token_hash, id, $2, $3, newsletter_ids FROM n
 ), mails AS (
     INSERT INTO deliveries (kind, subscriber_id, recipient, template_data, status, attempts, \
         next_attempt_at, created_at)
@@ -285,8 +288,8 @@ fn signup_rows<'a>(
     );
     let mut tokens = InsertRows::new(
         "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, \
-         expires_at) VALUES ",
-        "(#, #, #, #)",
+         expires_at, newsletter_ids) VALUES ",
+        "(#, #, #, #, #)",
     );
     let mut mails = Vec::with_capacity(signups.len());
     for ((id, signup), data) in signups.iter().zip(data) {
@@ -314,6 +317,7 @@ fn signup_rows<'a>(
             Value::Int(id),
             Value::Int(now),
             Value::Int(expires_at),
+            Value::Text(&signup.newsletter_ids),
         ]);
         mails.push(super::confirmation_mail(
             id,

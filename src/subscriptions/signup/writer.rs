@@ -32,6 +32,8 @@ pub(super) struct Prepared<'r> {
     pub requested_slugs: String,
     /// Their names, sorted: what the email tells about.
     pub requested_names: Vec<String>,
+    /// Their ids, comma-separated: what the email's token confirms.
+    pub newsletter_ids: String,
     /// The first newsletter's locale: the subscriber's, and the email's
     /// language.
     pub subscriber_locale: String,
@@ -280,6 +282,7 @@ fn prepare<'r>(request: &'r SignupRequest, newsletters: Vec<Newsletter>) -> Prep
         .map(|n| n.slug.as_str())
         .collect::<Vec<_>>()
         .join(",");
+    let newsletter_ids = crate::subscriptions::token::id_list(newsletters.iter().map(|n| n.id));
     let token = ConfirmationToken::generate();
     Prepared {
         request,
@@ -288,6 +291,7 @@ fn prepare<'r>(request: &'r SignupRequest, newsletters: Vec<Newsletter>) -> Prep
         newsletters,
         requested_slugs,
         requested_names,
+        newsletter_ids,
         subscriber_locale,
         token,
     }
