@@ -149,6 +149,10 @@ impl Application {
                 settings_server.login_hash_queue,
             )
             .map_err(|e| StartError::Config(format!("cannot start the password checks: {e}")))?,
+            token_page_limits: Arc::new(web::rate_limit::ClientLimit::new(
+                settings_server.token_pages_per_ip_per_minute,
+                settings_server.token_pages_per_ip_per_minute,
+            )),
             trusted_proxies: Arc::new(trusted_proxies),
             feed_fetcher: feed_fetcher.clone(),
         };
@@ -164,6 +168,7 @@ impl Application {
                 .wrap(from_fn(web::body_limit::refuse_large_bodies))
                 .wrap(from_fn(web::metrics::record_request))
                 .wrap(TracingLogger::<web::request_span::PathOnly>::new())
+                .wrap(from_fn(web::security_headers::add_security_headers))
                 .app_data(web_data(&state))
                 .app_data(server_limits.clone())
                 .configure(web::extractor_configs)
@@ -176,7 +181,7 @@ impl Application {
         .map_err(|source| StartError::Bind { address, source })?
         .run();
         let pruner = tokio::spawn(prune_limits(
-            delivery_state.login_limits.clone(),
+            delivery_state.clone(),
             signup_limits.clone().into_inner(),
             shutdown.clone(),
         ));
@@ -347,7 +352,7 @@ fn metrics_server(listener: TcpListener) -> Result<(std::net::SocketAddr, Server
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 async fn prune_limits(
-    logins: Arc<web::login_limits::LoginLimits>,
+    state: AppState,
     signups: Arc<web::rate_limit::SignupLimits>,
     shutdown: CancellationToken,
 ) {
@@ -356,7 +361,8 @@ async fn prune_limits(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(PRUNE_EVERY) => {}
         }
-        logins.prune();
+        state.login_limits.prune();
+        state.token_page_limits.prune();
         signups.prune();
     }
 }

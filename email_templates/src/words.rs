@@ -257,6 +257,8 @@ pub struct ErrorPage {
     pub title: String,
     /// Generic error text.
     pub body: String,
+    /// Title of the 429 page.
+    pub too_many_title: String,
     /// Text of the 429 page.
     pub too_many_requests: String,
     /// A manage or confirmation link that is not genuine or incomplete.

@@ -27,6 +27,7 @@ pub mod pages;
 pub mod public;
 pub mod rate_limit;
 pub mod request_span;
+pub mod security_headers;
 
 /// The largest request body Gazette reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -52,6 +53,8 @@ pub struct AppState {
     /// Login attempts per client and per account, shared by the HTTP
     /// workers.
     pub login_limits: Arc<login_limits::LoginLimits>,
+    /// Requests to token pages per client network.
+    pub token_page_limits: Arc<rate_limit::ClientLimit>,
     /// The bound on password hashing.
     pub password_checks: crate::users::PasswordChecks,
     /// Fetches feeds, from public addresses only unless allowed.

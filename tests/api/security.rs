@@ -283,7 +283,89 @@ async fn a_made_up_token_never_waits_for_the_writer(backend: Backend) {
     app.stop().await;
 }
 
+/// Public pages tell browsers to run nothing but their own line of script,
+/// load nothing from elsewhere and let no other site frame them; the embed
+/// form alone may be framed; nothing is sniffed; https sites ask for https.
+async fn public_pages_carry_the_security_headers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in [
+        "/subscribe",
+        "/preferences?token=nothing",
+        "/confirm?token=x",
+        "/archive/news",
+    ] {
+        let response = app.get(path).await;
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert!(policy.contains("default-src 'none'"), "{path}: {policy}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert!(!response.headers().contains_key("strict-transport-security"));
+    }
+    let embed = app.get("/embed").await;
+    let policy = embed.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("frame-ancestors *"), "{policy}");
+    let api = app.get("/api/nothing-here").await;
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    app.stop().await;
+
+    let app = spawn_app_with(backend, |s| {
+        s.server.base_url = "https://news.example.org".into()
+    })
+    .await;
+    let response = app.get("/subscribe").await;
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    app.stop().await;
+}
+
+/// Token pages are limited per client, with a page titled for what it is;
+/// the one-click unsubscribe of mail providers never is.
+async fn token_pages_are_rate_limited_but_one_click_unsubscribe_is_not(backend: Backend) {
+    // Four: the confirmation below is the first.
+    let app = spawn_app_with(backend, |s| s.server.token_pages_per_ip_per_minute = 4).await;
+    let subscriber = app.subscribe_and_confirm("reader@example.org").await;
+    let token = app.manage_token(subscriber).await;
+    for _ in 0..3 {
+        let page = app.get("/preferences?token=made-up").await;
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    }
+    let limited = app.get(&format!("/preferences?token={token}")).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    let page = limited.text().await.unwrap();
+    assert!(page.contains("<title>Too many attempts</title>"), "{page}");
+    assert!(!page.contains("Something went wrong"), "{page}");
+    let confirm = app.post_form("/confirm", &[("token", "made-up")]).await;
+    assert_eq!(confirm.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The provider's one-click POST goes through.
+    let one_click = app
+        .post_form(
+            &format!("/unsubscribe?token={token}"),
+            &[("List-Unsubscribe", "One-Click")],
+        )
+        .await;
+    assert!(one_click.status().is_success(), "{}", one_click.status());
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM subscriptions WHERE subscriber_id = $1")
+            .bind(subscriber)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "unsubscribed");
+    app.stop().await;
+}
+
 crate::both_databases!(
+    public_pages_carry_the_security_headers,
+    token_pages_are_rate_limited_but_one_click_unsubscribe_is_not,
     a_confirmation_confirms_only_what_its_email_named,
     a_made_up_token_never_waits_for_the_writer,
     token_links_never_reach_the_logs,

@@ -15,6 +15,10 @@ use crate::subscriptions::confirm::{self, ConfirmOutcome};
 use crate::web::AppState;
 use crate::web::client_info::ClientInfo;
 
+/// The page's one line of script; the security headers allow it by its
+/// hash, and nothing else.
+pub const CONFIRM_SCRIPT: &str = "document.getElementById('confirm-form').submit();";
+
 pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let Some(token) = query_param(&req, "token") else {
         return expired(&state, Locale::En, &[], StatusCode::NOT_FOUND);
@@ -33,7 +37,7 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
                         input type="hidden" name="token" value=(token);
                         button type="submit" { (w.button) }
                     }
-                    script { (PreEscaped("document.getElementById('confirm-form').submit();")) }
+                    script { (PreEscaped(CONFIRM_SCRIPT)) }
                 },
             )
         }

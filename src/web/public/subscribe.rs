@@ -295,9 +295,9 @@ pub fn too_many(state: &AppState, locale: Locale, limited: RateLimited) -> HttpR
     let mut response = page(
         StatusCode::TOO_MANY_REQUESTS,
         locale,
-        &w.title,
+        &w.too_many_title,
         html! {
-            h1 { (w.title) }
+            h1 { (w.too_many_title) }
             p { (w.too_many_requests) }
         },
     );
