@@ -149,6 +149,7 @@ impl Application {
                 settings_server.login_hash_queue,
             )
             .map_err(|e| StartError::Config(format!("cannot start the password checks: {e}")))?,
+            test_recipients: Arc::default(),
             token_page_limits: Arc::new(web::rate_limit::ClientLimit::new(
                 settings_server.token_pages_per_ip_per_minute,
                 settings_server.token_pages_per_ip_per_minute,

@@ -15,6 +15,7 @@ pub mod prepare;
 pub mod render;
 pub mod send;
 pub mod store;
+pub mod test_recipients;
 pub mod timing;
 
 use std::fmt;
@@ -85,6 +86,8 @@ pub enum IssueError {
     Newsletter(#[from] NewsletterError),
     #[error("cannot render the issue: {0}")]
     Render(#[from] email_templates::TemplateError),
+    #[error(transparent)]
+    TooManyTestRecipients(#[from] test_recipients::TooManyTestRecipients),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

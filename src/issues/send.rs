@@ -139,10 +139,13 @@ pub struct TestSendContext<'a> {
     pub settings: &'a Settings,
     pub links: &'a LinkSigner,
     pub waker: &'a MailWaker,
+    pub recipients: &'a super::test_recipients::TestRecipients,
 }
 
 /// Puts one copy of the issue, marked as a test, in the outbox for
-/// `address`. Any issue can be test-sent, whatever its status.
+/// `address`. Any issue can be test-sent, whatever its status; an address
+/// that is no user's counts against the hour's limit of other addresses
+/// ([`super::test_recipients`]).
 pub async fn send_test(
     context: TestSendContext<'_>,
     issue_id: i64,
@@ -162,6 +165,10 @@ pub async fn send_test(
         .issue_content(issue_id)
         .await?
         .ok_or(IssueError::NotFound(issue_id))?;
+    let key = address.to_lowercase();
+    if context.store.user_by_email(&key).await?.is_none() {
+        context.recipients.admit_other(&key)?;
+    }
     let template = render::render_digest(context.templates, context.settings, &content, true)?;
     let email = render::editor_copy(&template, context.links);
     let mut tx = context.store.begin_write().await?;

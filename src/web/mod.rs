@@ -53,6 +53,8 @@ pub struct AppState {
     /// Login attempts per client and per account, shared by the HTTP
     /// workers.
     pub login_limits: Arc<login_limits::LoginLimits>,
+    /// Other addresses that got test copies this hour.
+    pub test_recipients: Arc<crate::issues::test_recipients::TestRecipients>,
     /// Requests to token pages per client network.
     pub token_page_limits: Arc<rate_limit::ClientLimit>,
     /// The bound on password hashing.

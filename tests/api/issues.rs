@@ -411,7 +411,48 @@ async fn preview_reports_size_and_test_send_queues_one_mail(backend: Backend) {
     app.stop().await;
 }
 
+/// Test copies go to the editors' own addresses freely, and to at most 20
+/// other addresses an hour: an API token cannot make Gazette mail anyone.
+async fn test_sends_to_other_addresses_are_limited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("chief@example.org", gazette::users::Role::Editor)
+        .await;
+    let editor = app.editor().await;
+    editor
+        .newsletter("weekly", json!({"skip_when_empty": false}))
+        .await;
+    let id = build(&editor, "weekly").await["id"].as_i64().unwrap();
+    let test_to = |address: String| {
+        let editor = &editor;
+        async move {
+            editor
+                .post(
+                    &format!("/api/issues/{id}/test"),
+                    &json!({"email": address}),
+                )
+                .await
+        }
+    };
+    for n in 0..20 {
+        let queued = test_to(format!("reader{n}@example.net")).await;
+        assert_eq!(queued.status, 202, "{}", queued.body);
+    }
+    let refused = test_to("reader20@example.net".into()).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "rate_limited");
+    // A counted address may get more copies; an editor's always may.
+    assert_eq!(test_to("Reader3@example.net".into()).await.status, 202);
+    assert_eq!(test_to("CHIEF@example.org".into()).await.status, 202);
+    let copies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE kind = 'test'")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(copies, 22);
+    app.stop().await;
+}
+
 crate::both_databases!(
+    test_sends_to_other_addresses_are_limited,
     issue_takes_new_stories_once,
     tag_filter_and_max_stories_shape_the_issue,
     empty_issue_is_skipped_with_a_reason,

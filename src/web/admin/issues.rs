@@ -316,6 +316,7 @@ pub async fn test_send(
         settings: &state.settings,
         links: &state.links,
         waker: &state.mail_waker,
+        recipients: &state.test_recipients,
     };
     send_test(context, *id, &editor.user.email).await?;
     let body = html! {

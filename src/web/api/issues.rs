@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::ApiClient;
-use super::openapi::{Conflict, InvalidQuery, JsonBodyErrors, NotFound, Unauthorized};
+use super::openapi::{Conflict, InvalidQuery, JsonBodyErrors, NotFound, RateLimited, Unauthorized};
 use super::views::IssueView;
 use crate::issues::edit::{DraftEdit, edit_draft};
 use crate::issues::render::{self, GMAIL_CLIP_BYTES};
@@ -46,6 +46,9 @@ impl From<IssueError> for ApiError {
             IssueError::Newsletter(e) => e.into(),
             IssueError::Render(e) => ApiError::internal(&e),
             IssueError::Store(e) => ApiError::internal(&e),
+            IssueError::TooManyTestRecipients(e) => {
+                ApiError::new(ErrorCode::RateLimited, e.to_string())
+            }
         }
     }
 }
@@ -187,7 +190,8 @@ struct TestQueued {
     delivery_id: i64,
 }
 
-/// Send one test copy of the issue to an address.
+/// Send one test copy of the issue to an address: any user's address, or
+/// at most 20 other addresses an hour.
 #[utoipa::path(
     tag = "issues",
     operation_id = "test_send_issue",
@@ -199,6 +203,7 @@ struct TestQueued {
         JsonBodyErrors,
         Unauthorized,
         NotFound,
+        RateLimited,
     )
 )]
 #[post("/api/issues/{id}/test")]
@@ -214,6 +219,7 @@ async fn test_send(
         settings: &state.settings,
         links: &state.links,
         waker: &state.mail_waker,
+        recipients: &state.test_recipients,
     };
     let delivery_id = send_test(context, *id, &input.0.email).await?;
     Ok(HttpResponse::Accepted().json(TestQueued {
