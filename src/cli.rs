@@ -118,7 +118,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Subscribers { command } => match command_store(&settings).await {
-            Ok(store) => crate::subscriptions::cli::run(&store, command).await,
+            Ok(store) => match crate::startup::server_secrets(&settings, &store).await {
+                Ok((secret, previous)) => {
+                    let erased = crate::subscriptions::ErasedAddresses::new(&secret, &previous);
+                    crate::subscriptions::cli::run(&store, &erased, command).await
+                }
+                Err(error) => Err(error.into()),
+            },
             Err(error) => Err(error),
         },
         Command::User { command } => match command_store(&settings).await {

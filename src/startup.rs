@@ -88,13 +88,7 @@ impl Application {
             })?
             .port();
         let templates = Arc::new(crate::templates::load(settings.templates.dir.as_deref())?);
-        let secret = signing_key(&settings, &store).await?;
-        let previous_secrets: Vec<Vec<u8>> = settings
-            .server
-            .previous_secret_keys
-            .iter()
-            .map(|key| key.expose_secret().as_bytes().to_vec())
-            .collect();
+        let (secret, previous_secrets) = server_secrets(&settings, &store).await?;
         let links = LinkSigner::new(&secret, settings.base_url())
             .with_previous_keys(previous_secrets.clone());
         let shutdown = CancellationToken::new();
@@ -150,6 +144,10 @@ impl Application {
             )
             .map_err(|e| StartError::Config(format!("cannot start the password checks: {e}")))?,
             test_recipients: Arc::default(),
+            erased_addresses: crate::subscriptions::ErasedAddresses::new(
+                &secret,
+                &previous_secrets,
+            ),
             token_page_limits: Arc::new(web::rate_limit::ClientLimit::new(
                 settings_server.token_pages_per_ip_per_minute,
                 settings_server.token_pages_per_ip_per_minute,
@@ -301,11 +299,27 @@ fn signup_queue(store: &Store, waker: &MailWaker, max_connections: u32) -> Signu
     SignupQueue::start(SignupWriter::new(store.clone()), waker.clone(), writers)
 }
 
+/// The key that signs links and sessions, then the previous keys that
+/// still verify (see [`signing_key`]).
+///
 /// The key for signed links: `server.secret_key` when set, else the one
 /// generated and kept in the database (in clear: whoever reads the
 /// database can sign links and sessions, which is why production should
 /// set its own). A short configured key is warned about, not refused, so
 /// an upgrade does not stop a running site.
+pub async fn server_secrets(
+    settings: &Settings,
+    store: &Store,
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), StoreError> {
+    let previous = settings
+        .server
+        .previous_secret_keys
+        .iter()
+        .map(|key| key.expose_secret().as_bytes().to_vec())
+        .collect();
+    Ok((signing_key(settings, store).await?, previous))
+}
+
 async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, StoreError> {
     if let Some(length) = settings.server.short_secret_key() {
         tracing::warn!(

@@ -37,10 +37,14 @@ pub enum SubscribersCommand {
     },
 }
 
-pub async fn run(store: &Store, command: SubscribersCommand) -> anyhow::Result<()> {
+pub async fn run(
+    store: &Store,
+    erased: &super::ErasedAddresses,
+    command: SubscribersCommand,
+) -> anyhow::Result<()> {
     match command {
         SubscribersCommand::Import { file, newsletter } => {
-            import_file(store, &file, &newsletter).await
+            import_file(store, erased, &file, &newsletter).await
         }
         SubscribersCommand::Export { newsletter, status } => {
             export_all(store, newsletter.as_deref(), status.as_deref()).await
@@ -58,7 +62,12 @@ async fn newsletter_id(
     })
 }
 
-async fn import_file(store: &Store, file: &std::path::Path, slug: &str) -> anyhow::Result<()> {
+async fn import_file(
+    store: &Store,
+    erased: &super::ErasedAddresses,
+    file: &std::path::Path,
+    slug: &str,
+) -> anyhow::Result<()> {
     let newsletter = newsletter_id(store, slug).await?;
     let shown = file.display().to_string();
     let size = std::fs::metadata(file)
@@ -92,7 +101,7 @@ async fn import_file(store: &Store, file: &std::path::Path, slug: &str) -> anyho
         parsed.total_rows, newsletter.slug
     );
     let mut last_tenth = 0;
-    let report = import::run_import(store, &newsletter, parsed, job_id, |p| {
+    let report = import::run_import(store, erased, &newsletter, parsed, job_id, |p| {
         print_progress(p, &mut last_tenth)
     })
     .await?;

@@ -313,9 +313,13 @@ pub async fn export_data(
 
 /// Erases the subscriber's personal data for good (see
 /// [`sql::erase_subscriber`]). False when there was nobody to erase.
-pub async fn erase(store: &Store, subscriber_id: i64) -> Result<bool, StoreError> {
+pub async fn erase(
+    store: &Store,
+    addresses: &super::ErasedAddresses,
+    subscriber_id: i64,
+) -> Result<bool, StoreError> {
     let mut tx = store.begin_write().await?;
-    let erased = sql::erase_subscriber(&mut tx, subscriber_id).await?;
+    let erased = sql::erase_subscriber(&mut tx, subscriber_id, addresses).await?;
     tx.commit().await?;
     if erased {
         tracing::info!(subscriber_id, "subscriber erased at their request");

@@ -9,6 +9,7 @@ pub mod address_index;
 pub mod cli;
 pub mod confirm;
 pub mod domain;
+pub mod erased;
 pub mod export;
 pub mod import;
 pub mod manage;
@@ -18,5 +19,6 @@ pub mod store;
 pub mod token;
 
 pub use domain::{FieldError, NewsletterSlug, SubscriberEmail, SubscriberName};
+pub use erased::ErasedAddresses;
 pub use signup::{SignupError, SignupOutcome, SignupRequest};
 pub use store::{ClientMeta, ConsentSource};

@@ -547,9 +547,13 @@ impl DailyCounter {
 }
 
 /// Erases a subscriber: the row and everything hanging off it (cascades),
-/// every outbox row addressed to them, and keeps only the hash of the
-/// address. True when there was someone to erase.
-pub async fn erase_subscriber(conn: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
+/// every outbox row addressed to them, and keeps only the keyed hash of
+/// the address. True when there was someone to erase.
+pub async fn erase_subscriber(
+    conn: &mut AnyConnection,
+    id: i64,
+    erased: &super::ErasedAddresses,
+) -> Result<bool, sqlx::Error> {
     touch_subscriber(&mut *conn, id).await?;
     let Some(subscriber) = subscriber_by_id(&mut *conn, id).await? else {
         return Ok(false);
@@ -561,7 +565,7 @@ pub async fn erase_subscriber(conn: &mut AnyConnection, id: i64) -> Result<bool,
         "INSERT INTO erased_addresses (email_hash, erased_at) VALUES ($1, $2) \
          ON CONFLICT (email_hash) DO NOTHING",
     )
-    .bind(super::token::sha256_hex(subscriber.email_key.as_bytes()))
+    .bind(erased.hash(&subscriber.email_key))
     .bind(now_ms())
     .execute(&mut *conn)
     .await?;
@@ -621,27 +625,33 @@ impl Store {
 
     /// Whether this address was erased at its owner's request: an import
     /// must not add it back (a new opt-in through the form may).
-    pub async fn is_erased_address(&self, email_key: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM erased_addresses WHERE email_hash = $1")
-                .bind(super::token::sha256_hex(email_key.as_bytes()))
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(found.is_some())
+    pub async fn is_erased_address(
+        &self,
+        email_key: &str,
+        erased: &super::ErasedAddresses,
+    ) -> Result<bool, StoreError> {
+        let found = self.erased_among(&[email_key.to_string()], erased).await?;
+        Ok(!found.is_empty())
     }
 
-    /// The keys among `email_keys` whose address was erased: the same
-    /// check as [`Store::is_erased_address`], a few hundred addresses per
-    /// query for an import.
+    /// The keys among `email_keys` whose address was erased, looked up
+    /// by every stored form each may have (see `ErasedAddresses`), a
+    /// hundred addresses per query for an import.
     pub async fn erased_among(
         &self,
         email_keys: &[String],
+        erased: &super::ErasedAddresses,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let mut erased = std::collections::HashSet::new();
-        for chunk in email_keys.chunks(500) {
+        let mut found = std::collections::HashSet::new();
+        for chunk in email_keys.chunks(100) {
             let by_hash: std::collections::HashMap<String, &String> = chunk
                 .iter()
-                .map(|key| (super::token::sha256_hex(key.as_bytes()), key))
+                .flat_map(|key| {
+                    erased
+                        .candidates(key)
+                        .into_iter()
+                        .map(move |hash| (hash, key))
+                })
                 .collect();
             let placeholders = (1..=by_hash.len())
                 .map(|i| format!("${i}"))
@@ -656,10 +666,10 @@ impl Store {
             }
             for hash in query.fetch_all(self.pool()).await? {
                 if let Some(key) = by_hash.get(&hash) {
-                    erased.insert((*key).clone());
+                    found.insert((*key).clone());
                 }
             }
         }
-        Ok(erased)
+        Ok(found)
     }
 }

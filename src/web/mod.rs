@@ -53,6 +53,8 @@ pub struct AppState {
     /// Login attempts per client and per account, shared by the HTTP
     /// workers.
     pub login_limits: Arc<login_limits::LoginLimits>,
+    /// Hashes the addresses of erased subscribers.
+    pub erased_addresses: crate::subscriptions::ErasedAddresses,
     /// Other addresses that got test copies this hour.
     pub test_recipients: Arc<crate::issues::test_recipients::TestRecipients>,
     /// Requests to token pages per client network.

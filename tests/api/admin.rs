@@ -876,7 +876,7 @@ async fn subscribers_are_searched_paged_unsubscribed_and_erased(backend: Backend
     assert_eq!(left, 0);
     assert!(
         app.store
-            .is_erased_address("reader01@example.net")
+            .is_erased_address("reader01@example.net", &app.erased_addresses().await)
             .await
             .unwrap()
     );

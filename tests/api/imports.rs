@@ -37,7 +37,11 @@ async fn seed(app: &TestApp) -> i64 {
     let gone =
         crate::editor::subscriber(app, "gone@example.org", "active", false, "active", news.id)
             .await;
-    assert!(manage::erase(&app.store, gone).await.unwrap());
+    assert!(
+        manage::erase(&app.store, &app.erased_addresses().await, gone)
+            .await
+            .unwrap()
+    );
     crate::editor::subscriber(
         app,
         "left@example.org",

@@ -363,7 +363,35 @@ async fn token_pages_are_rate_limited_but_one_click_unsubscribe_is_not(backend: 
     app.stop().await;
 }
 
+/// Erased addresses are kept as an HMAC keyed from the server secret; rows
+/// from before (a plain SHA-256) still keep their address from coming back.
+async fn erased_addresses_from_before_the_hmac_still_match(backend: Backend) {
+    let app = spawn_app(backend).await;
+    sqlx::query("INSERT INTO erased_addresses (email_hash, erased_at) VALUES ($1, 0)")
+        .bind(gazette::subscriptions::token::sha256_hex(
+            b"old@example.org",
+        ))
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let erased = app.erased_addresses().await;
+    assert!(
+        app.store
+            .is_erased_address("old@example.org", &erased)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !app.store
+            .is_erased_address("new@example.org", &erased)
+            .await
+            .unwrap()
+    );
+    app.stop().await;
+}
+
 crate::both_databases!(
+    erased_addresses_from_before_the_hmac_still_match,
     public_pages_carry_the_security_headers,
     token_pages_are_rate_limited_but_one_click_unsubscribe_is_not,
     a_confirmation_confirms_only_what_its_email_named,

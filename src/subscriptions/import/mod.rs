@@ -166,12 +166,13 @@ pub struct ImportProgress {
 /// workers (or, from the CLI, leaves the mail to the server).
 pub async fn run_import(
     store: &Store,
+    erased: &crate::subscriptions::ErasedAddresses,
     newsletter: &Newsletter,
     parsed: ParsedImport,
     job_id: i64,
     mut on_batch: impl FnMut(ImportProgress),
 ) -> Result<ImportReport, StoreError> {
-    let outcome = write_all(store, newsletter, parsed, job_id, &mut on_batch).await;
+    let outcome = write_all(store, erased, newsletter, parsed, job_id, &mut on_batch).await;
     match &outcome {
         Ok(report) => jobs::finish_job(store, job_id, report).await?,
         Err(error) => {
@@ -184,6 +185,7 @@ pub async fn run_import(
 
 async fn write_all(
     store: &Store,
+    erased_addresses: &crate::subscriptions::ErasedAddresses,
     newsletter: &Newsletter,
     parsed: ParsedImport,
     job_id: i64,
@@ -201,7 +203,10 @@ async fn write_all(
     // Rows refused by the parser count as handled from the start.
     let mut processed = rejected.len() as u64;
     let erased = store
-        .erased_among(&rows.iter().map(|r| r.email.key()).collect::<Vec<_>>())
+        .erased_among(
+            &rows.iter().map(|r| r.email.key()).collect::<Vec<_>>(),
+            erased_addresses,
+        )
         .await?;
     let (rows, erased_rows): (Vec<ImportRow>, Vec<ImportRow>) = rows
         .into_iter()

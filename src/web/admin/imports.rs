@@ -189,8 +189,15 @@ pub async fn upload(
     let state = state.into_inner();
     tokio::spawn(async move {
         let waker = state.mail_waker.clone();
-        let outcome =
-            import::run_import(&state.store, &newsletter, parsed, job_id, |_| waker.wake()).await;
+        let outcome = import::run_import(
+            &state.store,
+            &state.erased_addresses,
+            &newsletter,
+            parsed,
+            job_id,
+            |_| waker.wake(),
+        )
+        .await;
         if let Ok(report) = outcome {
             tracing::info!(
                 job_id,

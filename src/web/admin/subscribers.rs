@@ -278,7 +278,7 @@ pub async fn erase(
     id: web::Path<i64>,
     _form: Checked<NoFields>,
 ) -> Result<HttpResponse, AdminError> {
-    if !manage::erase(&state.store, *id).await? {
+    if !manage::erase(&state.store, &state.erased_addresses, *id).await? {
         return Err(AdminError::NotFound);
     }
     Ok(see_other("/admin/subscribers"))

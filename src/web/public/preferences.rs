@@ -104,7 +104,7 @@ pub async fn delete(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         return invalid_link(&state, Locale::En);
     };
     let locale = super::unsubscribe::subscriber_locale(&state, id).await;
-    match manage::erase(&state.store, id).await {
+    match manage::erase(&state.store, &state.erased_addresses, id).await {
         Ok(_) => {
             let w = &state.templates.words(locale).pages.preferences;
             token_page(
