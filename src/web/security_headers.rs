@@ -12,8 +12,8 @@
 //!   news site shows; email archives may show images from anywhere;
 //! - `Strict-Transport-Security` when the site is on https.
 //!
-//! The admin keeps its own frame rule (its issue preview is framed by the
-//! admin itself).
+//! The admin may be framed only by itself (`X-Frame-Options: SAMEORIGIN`:
+//! its issue preview is framed by the issue page).
 
 use std::sync::OnceLock;
 
@@ -21,7 +21,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{
     CONTENT_SECURITY_POLICY, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY,
-    X_CONTENT_TYPE_OPTIONS,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use actix_web::middleware::Next;
 use actix_web::{Error, web};
@@ -76,10 +76,13 @@ pub async fn add_security_headers(
         }
     };
     set(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if let Some(frame) = frame
-        && let Ok(policy) = HeaderValue::from_str(&public_policy(frame))
-    {
-        set(CONTENT_SECURITY_POLICY, policy);
+    match frame {
+        Some(frame) => {
+            if let Ok(policy) = HeaderValue::from_str(&public_policy(frame)) {
+                set(CONTENT_SECURITY_POLICY, policy);
+            }
+        }
+        None => set(X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")),
     }
     if https {
         set(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));

@@ -241,10 +241,17 @@ async fn admins_manage_users_and_editors_cannot(backend: Backend) {
         matches!(last, Err(gazette::users::UserError::LastAdmin)),
         "{last:?}"
     );
-    // chief, now an editor, is turned away at once.
-    assert_eq!(
-        app.get("/admin/users").await.status(),
-        StatusCode::FORBIDDEN
+    // chief, now an editor, is logged out at once: a role change ends the
+    // sessions started under the old role.
+    let after = app.get("/admin/users").await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert!(
+        after.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/admin/login"),
+        "{:?}",
+        after.headers()
     );
     app.stop().await;
 }

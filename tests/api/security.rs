@@ -109,7 +109,7 @@ struct LoggingServer {
 }
 
 impl LoggingServer {
-    async fn start(app: &crate::helpers::TestApp) -> LoggingServer {
+    async fn start(app: &crate::helpers::TestApp, env: &[(&str, &str)]) -> LoggingServer {
         let log = app.db.dir().join("serve-json.log");
         let file = std::fs::File::create(&log).unwrap();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gazette"))
@@ -123,6 +123,7 @@ impl LoggingServer {
                 "GAZETTE__MAIL__OUTBOX_DIR",
                 app.db.dir().join("outbox-json").display().to_string(),
             )
+            .envs(env.iter().copied())
             .env_remove("GAZETTE_ENV")
             .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::from(file))
@@ -183,7 +184,7 @@ async fn token_links_never_reach_the_logs(backend: Backend) {
     let app = spawn_app(backend).await;
     let subscriber = app.subscribe_and_confirm("reader@example.org").await;
     let token = app.manage_token(subscriber).await;
-    let server = LoggingServer::start(&app).await;
+    let server = LoggingServer::start(&app, &[]).await;
     let answer = app
         .client
         .post(server.url(&format!("/unsubscribe?token={token}")))
@@ -390,7 +391,32 @@ async fn erased_addresses_from_before_the_hmac_still_match(backend: Backend) {
     app.stop().await;
 }
 
+/// A short configured secret is warned about at start, without the key.
+async fn a_short_secret_key_is_warned_about(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let server =
+        LoggingServer::start(&app, &[("GAZETTE__SERVER__SECRET_KEY", "hunter2-short")]).await;
+    let log = server.stop();
+    let warning = log
+        .lines()
+        .find(|line| line.contains("server.secret_key is 13 bytes long"))
+        .unwrap_or_else(|| panic!("no warning: {log}"));
+    assert!(warning.contains("\"WARN\""), "{warning}");
+    assert!(!log.contains("hunter2-short"), "the key is in the log");
+    let quiet = LoggingServer::start(
+        &app,
+        &[(
+            "GAZETTE__SERVER__SECRET_KEY",
+            "a secret key of thirty-two bytes or more",
+        )],
+    )
+    .await
+    .stop();
+    assert!(!quiet.contains("server.secret_key is"), "{quiet}");
+}
+
 crate::both_databases!(
+    a_short_secret_key_is_warned_about,
     erased_addresses_from_before_the_hmac_still_match,
     public_pages_carry_the_security_headers,
     token_pages_are_rate_limited_but_one_click_unsubscribe_is_not,
