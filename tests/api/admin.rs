@@ -69,6 +69,18 @@ const POST_ROUTES: &[&str] = &[
     "/admin/settings/mail-check",
 ];
 
+/// The `gazette_admin=…` pair a login answer sets.
+pub fn session_cookie(login: &reqwest::Response) -> String {
+    login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("gazette_admin="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("a session cookie")
+}
+
 /// The value of the hidden `csrf` field on a page.
 pub fn csrf_of(html: &str) -> String {
     let at = html
@@ -480,30 +492,21 @@ async fn editors_get_403_on_admin_only_pages(backend: Backend) {
 }
 
 async fn user_added_on_the_command_line_can_log_in(backend: Backend) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let app = spawn_app(backend).await;
-    let run = |email: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gazette"))
-            .args(["user", "add", email, "--role", "admin", "--password-stdin"])
-            .env("DATABASE_URL", &app.db.url)
-            .env("GAZETTE__LOG__LEVEL", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("gazette runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+    let run = |email: &'static str| {
+        let app = &app;
+        async move {
+            crate::cli::gazette_with_input(
+                app,
+                &["user", "add", email, "--role", "admin", "--password-stdin"],
+                &format!("{PASSWORD}\n"),
+            )
+            .await
+        }
     };
-    let added = run("chief@example.org");
+    let added = run("chief@example.org").await;
     assert!(added.status.success(), "{added:?}");
-    let again = run("Chief@example.org");
+    let again = run("Chief@example.org").await;
     assert_eq!(again.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");

@@ -30,6 +30,35 @@ pub async fn gazette(app: &TestApp, args: &[&str]) -> Output {
     .unwrap()
 }
 
+/// Runs `gazette ARGS` on the app's database with `input` on its standard
+/// input (a password for `--password-stdin`).
+pub async fn gazette_with_input(app: &TestApp, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let (database, input) = (app.db.url.clone(), input.to_string());
+    tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gazette"))
+            .arg("--config")
+            .arg("/nonexistent")
+            .args(&args)
+            .env("DATABASE_URL", database)
+            .env("GAZETTE__LOG__LEVEL", "warn")
+            .env_remove("GAZETTE_ENV")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()
 }

@@ -17,6 +17,18 @@ impl TestApp {
     pub fn feed_fetcher(&self) -> FeedFetcher {
         FeedFetcher::new(&self.settings.feeds).unwrap()
     }
+
+    async fn add_feed(&self, url: &str) -> gazette::feeds::Feed {
+        gazette::feeds::add_feed(&self.store, &self.feed_fetcher(), url, None)
+            .await
+            .unwrap()
+    }
+
+    async fn poll_feed(&self, id: i64) -> gazette::feeds::PollReport {
+        poll_feed_now(&self.store, &self.feed_fetcher(), id)
+            .await
+            .unwrap()
+    }
 }
 
 /// One request as the fixture server saw it.
@@ -142,17 +154,11 @@ async fn rss_atom_and_json_feeds_become_stories(backend: Backend) {
         assert_eq!(added.status, 201, "{}", added.body);
         ids.push(added.body["id"].as_i64().unwrap());
     }
-    let rss = poll_feed_now(&app.store, &app.feed_fetcher(), ids[0])
-        .await
-        .unwrap();
+    let rss = app.poll_feed(ids[0]).await;
     assert_eq!((rss.created, rss.error.as_deref()), (2, None), "{rss:?}");
-    let atom = poll_feed_now(&app.store, &app.feed_fetcher(), ids[1])
-        .await
-        .unwrap();
+    let atom = app.poll_feed(ids[1]).await;
     assert_eq!(atom.created, 1, "{atom:?}");
-    let json_feed = poll_feed_now(&app.store, &app.feed_fetcher(), ids[2])
-        .await
-        .unwrap();
+    let json_feed = app.poll_feed(ids[2]).await;
     assert_eq!(json_feed.created, 1, "{json_feed:?}");
 
     let stories = editor.get("/api/stories").await.body["stories"].clone();
@@ -201,15 +207,11 @@ async fn broken_huge_and_missing_feeds_are_recorded_and_skipped(backend: Backend
         ids.push(added.body["id"].as_i64().unwrap());
     }
     for id in &ids[..3] {
-        let report = poll_feed_now(&app.store, &app.feed_fetcher(), *id)
-            .await
-            .unwrap();
+        let report = app.poll_feed(*id).await;
         assert!(report.error.is_some(), "feed {id}: {report:?}");
         assert_eq!(report.created, 0);
     }
-    let good = poll_feed_now(&app.store, &app.feed_fetcher(), ids[3])
-        .await
-        .unwrap();
+    let good = app.poll_feed(ids[3]).await;
     assert_eq!(good.created, 2, "a bad feed stops nothing: {good:?}");
     let feeds = editor.get("/api/feeds").await.body["feeds"].clone();
     let error = |i: usize| feeds[i]["last_error"].as_str().unwrap_or("").to_string();
@@ -224,21 +226,10 @@ async fn broken_huge_and_missing_feeds_are_recorded_and_skipped(backend: Backend
 async fn second_poll_honours_the_etag(backend: Backend) {
     let app = spawn_app(backend).await;
     let server = FeedServer::start().await;
-    let feed = gazette::feeds::add_feed(
-        &app.store,
-        &app.feed_fetcher(),
-        &server.url("rss.xml"),
-        None,
-    )
-    .await
-    .unwrap();
-    let first = poll_feed_now(&app.store, &app.feed_fetcher(), feed.id)
-        .await
-        .unwrap();
+    let feed = app.add_feed(&server.url("rss.xml")).await;
+    let first = app.poll_feed(feed.id).await;
     assert_eq!(first.created, 2);
-    let second = poll_feed_now(&app.store, &app.feed_fetcher(), feed.id)
-        .await
-        .unwrap();
+    let second = app.poll_feed(feed.id).await;
     assert!(second.not_modified, "{second:?}");
     assert_eq!(second.created, 0);
     let seen = server.seen("rss.xml");
@@ -260,28 +251,10 @@ async fn second_poll_honours_the_etag(backend: Backend) {
 async fn a_guid_is_one_story_and_a_known_url_is_not_duplicated(backend: Backend) {
     let app = spawn_app(backend).await;
     let server = FeedServer::start().await;
-    let rss = gazette::feeds::add_feed(
-        &app.store,
-        &app.feed_fetcher(),
-        &server.url("rss.xml"),
-        None,
-    )
-    .await
-    .unwrap();
-    poll_feed_now(&app.store, &app.feed_fetcher(), rss.id)
-        .await
-        .unwrap();
-    let echo = gazette::feeds::add_feed(
-        &app.store,
-        &app.feed_fetcher(),
-        &server.url("duplicates.xml"),
-        None,
-    )
-    .await
-    .unwrap();
-    let report = poll_feed_now(&app.store, &app.feed_fetcher(), echo.id)
-        .await
-        .unwrap();
+    let rss = app.add_feed(&server.url("rss.xml")).await;
+    app.poll_feed(rss.id).await;
+    let echo = app.add_feed(&server.url("duplicates.xml")).await;
+    let report = app.poll_feed(echo.id).await;
     assert_eq!(report.created, 1, "{report:?}");
     assert_eq!(
         report.duplicates, 1,
@@ -345,16 +318,15 @@ async fn redirects_inside_are_refused_and_errors_tell_no_ports(backend: Backend)
             added.body["id"].as_i64().unwrap()
         }
     };
-    let fetcher = app.feed_fetcher();
     let direct = add(format!("http://feeds.test:{port}/rss.xml")).await;
-    let report = poll_feed_now(&app.store, &fetcher, direct).await.unwrap();
+    let report = app.poll_feed(direct).await;
     assert_eq!(report.created, 2, "the public feed works: {report:?}");
     for target in [
         format!("http://127.0.0.1:{port}/atom.xml"),
         format!("http://localhost:{port}/atom.xml"),
     ] {
         let id = add(format!("http://feeds.test:{port}/redirect?to={target}")).await;
-        let report = poll_feed_now(&app.store, &fetcher, id).await.unwrap();
+        let report = app.poll_feed(id).await;
         let error = report.error.unwrap_or_default();
         assert!(error.contains("not public"), "{target}: {error}");
     }
@@ -367,11 +339,7 @@ async fn redirects_inside_are_refused_and_errors_tell_no_ports(backend: Backend)
     let closed_port = closed.local_addr().unwrap().port();
     drop(closed);
     let id = add(format!("http://feeds.test:{closed_port}/feed.xml")).await;
-    let error = poll_feed_now(&app.store, &fetcher, id)
-        .await
-        .unwrap()
-        .error
-        .unwrap_or_default();
+    let error = app.poll_feed(id).await.error.unwrap_or_default();
     assert_eq!(error, "cannot connect to the feed's server");
     app.stop().await;
 }

@@ -22,11 +22,7 @@ struct Visitor {
 
 impl Visitor {
     async fn open(app: &TestApp, client_ip: &str) -> Visitor {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
+        let client = app.another_browser();
         let page = client
             .get(app.url("/admin/login"))
             .header("x-forwarded-for", client_ip)

@@ -237,14 +237,7 @@ async fn a_confirmation_confirms_only_what_its_email_named(backend: Backend) {
     let confirmed = app.post_form("/confirm", &[("token", &token)]).await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let id = app.subscriber_id("amina@example.org").await;
-    let statuses: Vec<(String, String)> = sqlx::query_as(
-        "SELECT n.slug, s.status FROM subscriptions s JOIN newsletters n ON n.id = s.newsletter_id \
-         WHERE s.subscriber_id = $1 ORDER BY n.slug",
-    )
-    .bind(id)
-    .fetch_all(app.store.pool())
-    .await
-    .unwrap();
+    let statuses = app.subscription_statuses(id).await;
     assert_eq!(
         statuses,
         vec![

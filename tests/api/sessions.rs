@@ -7,7 +7,7 @@
 use gazette::users::Role;
 use reqwest::StatusCode;
 
-use crate::admin::{PASSWORD, csrf_of};
+use crate::admin::{PASSWORD, csrf_of, session_cookie};
 use crate::helpers::{Backend, TestApp, another_instance, spawn_app, spawn_app_with};
 
 const NEW_PASSWORD: &str = "an even longer password";
@@ -124,14 +124,7 @@ async fn log_out_everywhere_ends_a_copied_cookie_too(backend: Backend) {
     let here = app.another_browser();
     let login = app.log_in_with(&here, "editor@example.org", PASSWORD).await;
     // Someone copied the session cookie (a shared computer, malware).
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("gazette_admin="))
-        .map(|v| v.split(';').next().unwrap().to_string())
-        .expect("a session cookie");
+    let cookie = session_cookie(&login);
     let stolen = |app: &TestApp| {
         app.another_browser()
             .get(app.url("/admin"))
@@ -207,34 +200,12 @@ async fn admins_role_changes_and_the_cli_end_a_users_sessions(backend: Backend) 
 }
 
 async fn set_password_on_the_command_line(app: &TestApp, email: &str) -> std::process::Output {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gazette"))
-        .args([
-            "--config",
-            "/nonexistent",
-            "user",
-            "password",
-            email,
-            "--password-stdin",
-        ])
-        .env("DATABASE_URL", &app.db.url)
-        .env("GAZETTE__LOG__LEVEL", "warn")
-        .env_remove("GAZETTE_ENV")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("gazette runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{NEW_PASSWORD}\n").as_bytes())
-        .unwrap();
-    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap()
+    crate::cli::gazette_with_input(
+        app,
+        &["user", "password", email, "--password-stdin"],
+        &format!("{NEW_PASSWORD}\n"),
+    )
+    .await
 }
 
 const OLD_SECRET: &str = "the old secret key, 32 bytes or more";
@@ -255,14 +226,7 @@ async fn a_rotated_secret_keeps_mailed_links_and_sessions(backend: Backend) {
     let login = app
         .log_in_with(&browser, "editor@example.org", PASSWORD)
         .await;
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("gazette_admin="))
-        .map(|v| v.split(';').next().unwrap().to_string())
-        .expect("a session cookie");
+    let cookie = session_cookie(&login);
     let mailed =
         LinkSigner::new(OLD_SECRET.as_bytes(), &app.address).token(LinkPurpose::Manage, subscriber);
 

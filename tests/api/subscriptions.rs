@@ -104,6 +104,19 @@ impl TestApp {
             .token(gazette::links::LinkPurpose::Manage, subscriber_id)
     }
 
+    /// (newsletter slug, subscription status) of a subscriber, by slug.
+    pub async fn subscription_statuses(&self, subscriber_id: i64) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT n.slug, s.status FROM subscriptions s \
+             JOIN newsletters n ON n.id = s.newsletter_id \
+             WHERE s.subscriber_id = $1 ORDER BY n.slug",
+        )
+        .bind(subscriber_id)
+        .fetch_all(self.store.pool())
+        .await
+        .unwrap()
+    }
+
     /// The hasher of erased addresses the app uses.
     pub async fn erased_addresses(&self) -> gazette::subscriptions::ErasedAddresses {
         let key = self.store.secret("link_signing_key").await.unwrap();
@@ -688,15 +701,7 @@ async fn preferences_choose_newsletters(backend: Backend) {
     let html = body_text(saved).await;
     assert!(html.contains(r#"value="evening" checked"#), "{html}");
     assert!(!html.contains(r#"value="news" checked"#), "{html}");
-    let rows = sqlx::query(
-        "SELECT n.slug, s.status FROM subscriptions s JOIN newsletters n ON n.id = s.newsletter_id \
-         WHERE s.subscriber_id = $1 ORDER BY n.slug",
-    )
-    .bind(id)
-    .fetch_all(app.store.pool())
-    .await
-    .unwrap();
-    let rows: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let rows = app.subscription_statuses(id).await;
     assert_eq!(
         rows,
         vec![
