@@ -3,7 +3,8 @@
 //! with classic (Vixie) semantics: when both day fields are restricted, a
 //! day matches if EITHER matches. Parsed here rather than passed to
 //! tokio-cron-scheduler, whose dialect needs a seconds field and ANDs the
-//! day fields (see DESIGN.md, "Known pitfalls").
+//! day fields; its timezone jobs also fix the UTC offset when created, so
+//! they drift by an hour across a daylight-saving change.
 
 use std::fmt;
 use std::str::FromStr;

@@ -5,9 +5,9 @@
 //! (a checkpoint) before it returns, fsyncs included. Under a signup load
 //! that was every thousand pages, several times a second, each in the
 //! writer's turn, so every signup waited for it: a group's commit took
-//! 1.3 ms, 0.45 ms with the copying done here (bench/README.md, session
-//! 18). A passive checkpoint never blocks a writer, so this thread runs
-//! one after the writes of the direct connection.
+//! 1.3 ms, 0.45 ms with the copying done here. A passive checkpoint never
+//! blocks a writer, so this thread runs one after the writes of the direct
+//! connection.
 //!
 //! The writers keep their own automatic checkpoint, at
 //! [`WAL_AUTOCHECKPOINT_PAGES`]: SQLite starts the log again from its

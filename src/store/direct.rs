@@ -108,7 +108,7 @@ impl DirectWriter {
         // On the multi-thread runtime the transaction runs on this thread,
         // whose other tasks go to another one (`block_in_place`): a trip to
         // the blocking pool and back cost about 0.35 ms a call on a loaded
-        // two-core machine, all of it in the writer's turn (session 18). A
+        // two-core machine, all of it in the writer's turn. A
         // current-thread runtime (tests, the web server's workers) has no
         // other thread to give its tasks to.
         let multi_thread = tokio::runtime::Handle::try_current()

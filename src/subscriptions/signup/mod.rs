@@ -134,8 +134,9 @@ pub fn choose_newsletters(
 /// The whole signup as the form and the API run it: through the queue
 /// (which wakes the delivery workers when an email was queued, and counts
 /// each outcome in `gazette_signups_total`), then a debug line. The line is
-/// not at info: formatted with its request's span, it was 5 % of the CPU
-/// of a signup load, and the consent record already keeps every signup.
+/// not at info: formatted with its request's span, it would cost about 5 %
+/// of the CPU of a signup load, and the consent record already keeps
+/// every signup.
 pub async fn request_signup(
     queue: &SignupQueue,
     request: SignupRequest,

@@ -33,11 +33,11 @@ const GATHER: usize = 8;
 
 /// ... or until this much time has passed. Under load on PostgreSQL each
 /// group has a fixed cost (the statement's start, its triggers, the
-/// commit: about 0.3 ms of the database's CPU). Two writers taking
-/// whatever was waiting left a third of the CPU idle while they waited for
-/// their commits; four such writers wrote groups of 5 instead of 9 and
-/// paid the fixed cost that much more often. Four that gather write
-/// groups of 11 (at 32 connections, about 15 % more signups a second).
+/// commit: about 0.3 ms of the database's CPU). Writers that take only
+/// whatever is waiting leave the CPU idle while they wait for their
+/// commits, or, when there are more of them, write small groups and pay
+/// the fixed cost more often; writers that gather a moment write groups of
+/// about 11 at 32 connections.
 /// With nobody else writing, a signup is written at once: a lone visitor
 /// never waits for company.
 const GATHER_AT_MOST: Duration = Duration::from_millis(2);

@@ -149,11 +149,9 @@ impl SignupWriter {
     ) -> Result<Vec<Result<SignupOutcome, SignupError>>, SignupError> {
         // In the transaction, on its connection: on SQLite that is the
         // writer's, whose cache is warm. Read on a pooled connection while
-        // the transaction began (as before), it cost that connection's
-        // cold cache and a second thread, and the group waited for the
-        // slower of the two (SQLite signups about +8 % over four
-        // alternating pairs of 15 s runs, from -1 to +14 %; PostgreSQL the
-        // same within the noise).
+        // the transaction begins, it would cost that connection's cold
+        // cache and a second thread, and the group would wait for the
+        // slower of the two.
         let mut tx = self.store.begin_write().await?;
         let all = newsletters_on(&mut tx).await?;
         let (mut results, prepared) = prepare_all(&all, requests);
