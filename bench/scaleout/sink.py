@@ -13,7 +13,8 @@ import asyncio
 import re
 import sys
 
-CONFIRM = re.compile(r"(https?://[^\s\"'<>]*/confirm\?token=[A-Za-z0-9_\-]+)")
+# A token is URL-safe base64, after its time and a dot.
+CONFIRM = re.compile(r"(https?://[^\s\"'<>]*/confirm\?token=[A-Za-z0-9_.\-]+)")
 
 
 def classify(data: bytes):
