@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
+use crate::console::BadInput;
 use crate::startup::Application;
 use crate::store::Store;
 
@@ -63,19 +64,6 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::users::cli::UserCommand,
     },
-}
-
-/// Input a command refused: printed as one line, exit code 2, nothing
-/// stored.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
-
-/// A stored time (Unix ms) for terminal output.
-pub fn format_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
 }
 
 /// The store for a one-shot command, migrated so it works on a fresh

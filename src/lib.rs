@@ -5,6 +5,7 @@
 pub mod api_tokens;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod feeds;
 pub mod issues;

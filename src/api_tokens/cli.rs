@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::ApiTokenError;
-use crate::cli::BadInput;
+use crate::console::BadInput;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -45,14 +45,14 @@ pub async fn run(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
                 };
                 let used = token
                     .last_used_at
-                    .map(crate::cli::format_ms)
+                    .map(crate::console::format_ms)
                     .unwrap_or_else(|| "never".to_string());
                 println!(
                     "{}\t{}\t{}\tcreated {}\tlast used {}",
                     token.id,
                     token.name,
                     state,
-                    crate::cli::format_ms(token.created_at),
+                    crate::console::format_ms(token.created_at),
                     used
                 );
             }

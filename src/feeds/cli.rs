@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::{FeedError, FeedFetcher, add_feed, poll_feed_now};
-use crate::cli::{BadInput, format_ms};
+use crate::console::{BadInput, format_ms};
 use crate::config::FeedSettings;
 use crate::store::Store;
 

@@ -6,7 +6,7 @@ use super::build::{BuildOutcome, build_issue, candidate_stories};
 use super::render::{self, GMAIL_CLIP_BYTES};
 use super::send::send_issue;
 use super::{Issue, IssueError};
-use crate::cli::BadInput;
+use crate::console::BadInput;
 use crate::config::Settings;
 use crate::delivery::outbox::MailWaker;
 use crate::links::LinkSigner;

@@ -6,7 +6,7 @@ use super::{
     NewsletterError, NewsletterInput, create_newsletter, find_newsletter, next_runs,
     update_newsletter,
 };
-use crate::cli::{BadInput, format_ms};
+use crate::console::{BadInput, format_ms};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]

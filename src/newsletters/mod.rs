@@ -1,12 +1,16 @@
 //! Newsletters: what a visitor subscribes to and what a digest is sent for.
-//! [`settings`] parses and checks what editors set; [`create_newsletter`]
-//! and [`update_newsletter`] are the one way the API and the CLI change
-//! them.
+//! [`settings`] parses and checks what editors set, [`schedule`] (on
+//! [`cron`]) computes the slots of a newsletter's schedule in its own
+//! timezone; [`create_newsletter`] and [`update_newsletter`] are the one
+//! way the API and the CLI change them.
 
 pub mod cli;
+pub mod cron;
+pub mod schedule;
 pub mod settings;
 pub mod store;
 
+pub use schedule::{Schedule, ScheduleError};
 pub use settings::{InvalidSettings, NewsletterInput, NewsletterSettings, NextRun, next_runs};
 pub use store::Newsletter;
 

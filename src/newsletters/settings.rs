@@ -13,7 +13,7 @@ use email_templates::Locale;
 use serde::{Deserialize, Deserializer};
 
 use super::Newsletter;
-use crate::scheduling::{Schedule, ScheduleError};
+use super::schedule::{Schedule, ScheduleError};
 
 pub const MAX_SLUG: usize = 64;
 pub const MAX_NAME: usize = 200;

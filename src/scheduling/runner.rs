@@ -9,7 +9,7 @@
 //!
 //! tokio-cron-scheduler only wakes the loop: a one-shot job at the next slot
 //! (and a 30-second cap, so edits made on other instances are seen). The
-//! slots themselves come from [`super::Schedule`], computed in the
+//! slots themselves come from [`crate::newsletters::Schedule`], computed in the
 //! newsletter's timezone, and time comes from a [`Clock`] tests can set.
 
 use std::sync::{Arc, Mutex};
@@ -20,14 +20,13 @@ use email_templates::{Locale, ReviewNotice, Templates};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::Schedule;
 use crate::config::Settings;
 use crate::delivery::outbox::{self, MailBody, MailKind, MailWaker, OneOffMail};
 use crate::issues::build::{BuildOutcome, build_issue};
 use crate::issues::send::send_issue;
 use crate::issues::timing::{next_due, send_due_issues};
 use crate::issues::{IssueError, render};
-use crate::newsletters::Newsletter;
+use crate::newsletters::{Newsletter, Schedule};
 use crate::store::{Store, StoreError, now_ms};
 
 /// The longest the loop sleeps, so schedule edits made through another

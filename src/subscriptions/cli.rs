@@ -12,7 +12,7 @@ use clap::Subcommand;
 use super::export::{self, EXPORT_BATCH};
 use super::import::{self, ImportProgress, ImportReport, MAX_IMPORT_BYTES};
 use super::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
-use crate::cli::BadInput;
+use crate::console::BadInput;
 use crate::newsletters::{NewsletterError, find_newsletter};
 use crate::store::{Store, now_ms};
 

@@ -9,7 +9,7 @@ use std::io::Read;
 use clap::Subcommand;
 
 use super::{Password, Role, UserError, add_user, set_password};
-use crate::cli::BadInput;
+use crate::console::BadInput;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]

@@ -93,7 +93,7 @@ pub fn page_with_head(
 
 /// Unix ms as a UTC time for tables.
 pub fn when(ms: i64) -> String {
-    crate::cli::format_ms(ms)
+    crate::console::format_ms(ms)
 }
 
 pub fn opt_when(ms: Option<i64>) -> String {

@@ -221,7 +221,7 @@ pub async fn schedule_preview(
     } else {
         query.timezone.as_str()
     };
-    match crate::scheduling::Schedule::parse(cron, timezone) {
+    match crate::newsletters::Schedule::parse(cron, timezone) {
         Ok(schedule) => {
             let tz = schedule.timezone();
             let runs: Vec<String> = schedule
