@@ -1,7 +1,7 @@
 //! What every `gazette` command shares, for the domain modules' `cli.rs`
 //! files: the error for input a command refuses, and how a stored time is
-//! printed. `crate::cli` dispatches to those files; they use this module,
-//! not `crate::cli`, so imports run one way.
+//! printed. The `gazette` command dispatches to those files; they use this
+//! module, not the dispatcher, so imports run one way.
 
 /// Input a command refused: printed as one line, exit code 2, nothing
 /// stored.

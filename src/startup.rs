@@ -210,7 +210,8 @@ impl Application {
             store.clone(),
             shutdown.clone(),
         ));
-        let delivery_workers = crate::delivery::start(&delivery_state, shutdown.clone())?;
+        let delivery_workers =
+            crate::delivery::start(delivery_parts(&delivery_state), shutdown.clone())?;
         let scheduler_loop = delivery_state
             .settings
             .scheduling
@@ -332,6 +333,37 @@ async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, Stor
     match &settings.server.secret_key {
         Some(key) if !key.expose_secret().is_empty() => Ok(key.expose_secret().as_bytes().to_vec()),
         _ => store.secret("link_signing_key").await,
+    }
+}
+
+/// The delivery workers' parts, with the renderer of each kind of mail
+/// registered by the module that owns it.
+fn delivery_parts(state: &AppState) -> crate::delivery::DeliveryParts {
+    use crate::subscriptions::signup::{CONFIRMATION, ConfirmationMails, ConfirmationRenderer};
+    let settings = &state.settings;
+    let mut renderers = crate::delivery::render::Renderers::default();
+    renderers.register(
+        crate::issues::mail::DIGEST,
+        Arc::new(crate::issues::mail::DigestRenderer::new(
+            state.store.clone(),
+            state.templates.clone(),
+            settings.clone(),
+            state.links.clone(),
+        )),
+    );
+    renderers.register(
+        CONFIRMATION,
+        Arc::new(ConfirmationRenderer::new(ConfirmationMails::new(
+            state.templates.clone(),
+            crate::templates::site(settings),
+            settings.base_url().to_string(),
+        ))),
+    );
+    crate::delivery::DeliveryParts {
+        store: state.store.clone(),
+        mail: settings.mail.clone(),
+        waker: state.mail_waker.clone(),
+        renderers,
     }
 }
 

@@ -4,7 +4,18 @@
 
 use std::path::Path;
 
-use email_templates::{Locale, TemplateError, Templates};
+use email_templates::{Locale, Site, TemplateError, Templates};
+
+use crate::config::Settings;
+
+/// Who every email is from: the site's name, address and public URL.
+pub fn site(settings: &Settings) -> Site {
+    Site {
+        name: settings.site.name.clone(),
+        base_url: settings.base_url().to_string(),
+        postal_address: settings.site.postal_address.clone(),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplatesLoadError {

@@ -233,15 +233,15 @@ async fn deliver(
                 &sender,
                 Outgoing {
                     recipient: &recipient,
-                    subject: email.subject,
+                    subject: email.subject.into(),
                     html_qp: email.html,
                     text_qp: email.text,
                     sender_name: None,
                     reply_to: None,
                     list: Some(ListInfo {
-                        newsletter_name: "Morning briefing",
-                        newsletter_slug: "morning",
-                        unsubscribe_url: &unsubscribe,
+                        name: "Morning briefing",
+                        slug: "morning",
+                        unsubscribe_url: unsubscribe,
                     }),
                 },
             )

@@ -72,7 +72,7 @@ pub struct SchedulingSettings {
     #[serde(with = "humantime_serde")]
     pub catch_up_grace: Duration,
     /// Runs the scheduler loop in this instance. Tests turn it off and drive
-    /// [`crate::scheduling::Scheduler::tick`] with their own clock.
+    /// the scheduler's `tick` with their own clock.
     #[serde(default = "enabled")]
     pub enabled: bool,
 }

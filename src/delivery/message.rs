@@ -68,19 +68,21 @@ impl Sender {
     }
 }
 
-/// What newsletter mail carries on top of the common headers.
+/// What list mail (a newsletter) carries on top of the common headers.
 #[derive(Debug, Clone)]
 pub struct ListInfo<'a> {
-    pub newsletter_name: &'a str,
-    pub newsletter_slug: &'a str,
-    pub unsubscribe_url: &'a str,
+    /// Shown in `List-Id`, with `slug` and the sender's domain as its id.
+    pub name: &'a str,
+    pub slug: &'a str,
+    /// The recipient's one-click unsubscribe URL.
+    pub unsubscribe_url: String,
 }
 
 /// One email, ready to be turned into bytes.
 #[derive(Debug, Clone)]
 pub struct Outgoing<'a> {
     pub recipient: &'a str,
-    pub subject: &'a str,
+    pub subject: std::borrow::Cow<'a, str>,
     /// Both parts already quoted-printable
     /// ([`email_templates::quoted_printable`]): digests arrive encoded from
     /// their template, one-off mail is encoded by [`encode_part`].
@@ -124,7 +126,7 @@ pub fn compose(sender: &Sender, mail: Outgoing<'_>) -> Result<Composed, MessageE
             sender.address.clone(),
         ))
         .to(Mailbox::new(None, to))
-        .subject(mail.subject);
+        .subject(mail.subject.into_owned());
     let reply_to = match mail.reply_to.filter(|r| !r.trim().is_empty()) {
         Some(reply_to) => Some(
             reply_to
@@ -140,8 +142,8 @@ pub fn compose(sender: &Sender, mail: Outgoing<'_>) -> Result<Composed, MessageE
         builder = builder
             .header(ListId(format!(
                 "{} <{}.{}>",
-                phrase(list.newsletter_name),
-                list.newsletter_slug,
+                phrase(list.name),
+                list.slug,
                 sender.domain()
             )))
             .header(ListUnsubscribe(match &sender.unsubscribe_mailto {
@@ -274,15 +276,15 @@ mod tests {
             &sender(),
             Outgoing {
                 recipient: "ann@example.net",
-                subject: "Morning news",
+                subject: "Morning news".into(),
                 html_qp: encode_part("<p>Hello</p>"),
                 text_qp: encode_part("Hello"),
                 sender_name: Some("The Morning"),
                 reply_to: Some("desk@example.org"),
                 list: Some(ListInfo {
-                    newsletter_name: "Morning",
-                    newsletter_slug: "morning",
-                    unsubscribe_url: "https://x.org/unsubscribe?token=t",
+                    name: "Morning",
+                    slug: "morning",
+                    unsubscribe_url: "https://x.org/unsubscribe?token=t".into(),
                 }),
             },
         )
@@ -313,7 +315,7 @@ mod tests {
     fn one_off_mail_has_no_list_headers_and_bad_recipients_are_refused() {
         let mut mail = Outgoing {
             recipient: "ann@example.net",
-            subject: "Confirm",
+            subject: "Confirm".into(),
             html_qp: encode_part("<p>x</p>"),
             text_qp: encode_part("x"),
             sender_name: None,

@@ -1,14 +1,21 @@
 //! Delivery: the one durable outbox every email goes through, and the
-//! workers that drain it. Mail is enqueued inside the transaction of the
-//! change that causes it ([`outbox::enqueue`]); the workers ([`worker`])
-//! claim due rows under a lease ([`store`]), build each message
-//! ([`message`]), sign it ([`dkim`]) and send it ([`transport`]).
+//! workers that drain it, knowing nothing of what the mail is about. Mail
+//! is enqueued inside the transaction of the change that causes it
+//! ([`outbox::enqueue`]); the workers ([`worker`]) claim due rows under a
+//! lease ([`store`], [`dispatch`]), have each one rendered by the renderer
+//! its owner registered ([`render`]), compose it ([`message`]), sign it
+//! ([`dkim`]), send it ([`transport`], [`send`]) and record the outcome
+//! ([`record`]).
 
+mod dispatch;
 pub mod dkim;
 pub mod message;
 pub mod outbox;
+mod record;
+pub mod render;
+mod send;
 pub mod store;
 pub mod transport;
 pub mod worker;
 
-pub use worker::{DeliveryStartError, start};
+pub use worker::{DeliveryParts, DeliveryStartError, start};

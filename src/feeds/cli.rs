@@ -3,8 +3,8 @@
 use clap::Subcommand;
 
 use super::{FeedError, FeedFetcher, add_feed, poll_feed_now};
-use crate::console::{BadInput, format_ms};
 use crate::config::FeedSettings;
+use crate::console::{BadInput, format_ms};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@
 pub mod build;
 pub mod cli;
 pub mod edit;
+pub mod mail;
 pub mod prepare;
 pub mod render;
 pub mod send;

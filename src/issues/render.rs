@@ -5,25 +5,16 @@
 
 use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
-use email_templates::{
-    Digest, Locale, PersonalisedTemplate, Recipient, RenderedEmail, Site, Templates,
-};
+use email_templates::{Digest, Locale, PersonalisedTemplate, Recipient, RenderedEmail, Templates};
 
 use super::store::IssueContent;
 use crate::config::Settings;
 use crate::links::LinkSigner;
+use crate::templates::site;
 
 /// Gmail clips an HTML part larger than this and hides the rest (and the
 /// unsubscribe link) behind "View entire message".
 pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
-
-pub fn site(settings: &Settings) -> Site {
-    Site {
-        name: settings.site.name.clone(),
-        base_url: settings.base_url().to_string(),
-        postal_address: settings.site.postal_address.clone(),
-    }
-}
 
 /// The issue's page in the public archive ("view in browser").
 pub fn web_url(settings: &Settings, content: &IssueContent) -> String {

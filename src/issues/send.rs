@@ -13,7 +13,7 @@ use email_templates::Templates;
 use super::store::{ISSUE_COLUMNS, Issue};
 use super::{IssueError, IssueStatus, render};
 use crate::config::Settings;
-use crate::delivery::outbox::{self, MailBody, MailKind, MailWaker, OneOffMail};
+use crate::delivery::outbox::{self, MailBody, MailWaker, OneOffMail};
 use crate::links::LinkSigner;
 use crate::newsletters::settings::is_plausible_address;
 use crate::store::{Store, now_ms};
@@ -175,7 +175,7 @@ pub async fn send_test(
     let delivery_id = outbox::enqueue(
         &mut tx,
         &OneOffMail {
-            kind: MailKind::Test,
+            kind: super::mail::TEST_COPY,
             subscriber_id: None,
             recipient: address,
             body: MailBody::Rendered {

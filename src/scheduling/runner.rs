@@ -22,10 +22,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::delivery::outbox::{self, MailBody, MailKind, MailWaker, OneOffMail};
+
+/// The email telling editors an issue waits for their review, stored
+/// rendered.
+pub const REVIEW_NOTICE: MailKind = MailKind::new("notice");
+use crate::issues::IssueError;
 use crate::issues::build::{BuildOutcome, build_issue};
 use crate::issues::send::send_issue;
 use crate::issues::timing::{next_due, send_due_issues};
-use crate::issues::{IssueError, render};
 use crate::newsletters::{Newsletter, Schedule};
 use crate::store::{Store, StoreError, now_ms};
 
@@ -363,7 +367,7 @@ impl Scheduler {
                 .bind(issue_id)
                 .fetch_one(self.store.pool())
                 .await?;
-        let site = render::site(&self.settings);
+        let site = crate::templates::site(&self.settings);
         let review_url = format!("{}/admin/issues/{issue_id}", self.settings.base_url());
         let locale: Locale = newsletter.locale.parse().unwrap_or_default();
         let notice = self.templates.review_notice(&ReviewNotice {
@@ -379,7 +383,7 @@ impl Scheduler {
             outbox::enqueue(
                 &mut tx,
                 &OneOffMail {
-                    kind: MailKind::Notice,
+                    kind: REVIEW_NOTICE,
                     subscriber_id: None,
                     recipient: editor,
                     body: MailBody::Rendered {

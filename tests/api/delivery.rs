@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use gazette::config::{DkimSettings, MailTransportKind, Settings, SmtpTls};
 use gazette::delivery::dkim::DkimSigner;
-use gazette::delivery::outbox::{MailBody, MailKind, OneOffMail, enqueue};
+use gazette::delivery::outbox::{MailBody, OneOffMail, enqueue};
 use gazette::startup::Application;
 use gazette::store::{Store, now_ms};
 use sqlx::Row;
@@ -59,7 +59,7 @@ impl TestApp {
         let id = enqueue(
             &mut tx,
             &OneOffMail {
-                kind: MailKind::Confirmation,
+                kind: gazette::subscriptions::signup::CONFIRMATION,
                 subscriber_id,
                 recipient,
                 body: MailBody::Rendered {
@@ -276,7 +276,7 @@ async fn confirmation_rows_are_rendered_at_send_and_unreadable_data_fails_alone(
         let id = enqueue(
             &mut tx,
             &OneOffMail {
-                kind: MailKind::Confirmation,
+                kind: gazette::subscriptions::signup::CONFIRMATION,
                 subscriber_id: None,
                 recipient,
                 body: MailBody::Data(data),

@@ -13,9 +13,18 @@ use std::sync::{Arc, Mutex};
 use email_templates::{
     Confirmation, ConfirmationLayout, ConfirmationTemplate, Locale, RenderedEmail, Site, Templates,
 };
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::message::{self, Outgoing};
+use crate::delivery::outbox::MailKind;
+use crate::delivery::render::{Letterhead, RenderError, Renderer};
+use crate::delivery::store::ClaimedDelivery;
+
 use crate::subscriptions::token::{CONFIRMATION_TOKEN_LIFETIME_HOURS, ConfirmationToken};
+
+/// A confirmation email to one address, rendered when it is sent.
+pub const CONFIRMATION: MailKind = MailKind::new("confirmation");
 
 /// What a confirmation email is rendered from, as the outbox keeps it
 /// (JSON in `deliveries.template_data`).
@@ -144,6 +153,50 @@ impl ConfirmationMails {
         self.rendered
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Confirmation rows for the delivery workers: each is rendered from its
+/// data by the one [`ConfirmationMails`].
+pub struct ConfirmationRenderer(Arc<ConfirmationMails>);
+
+impl ConfirmationRenderer {
+    pub fn new(mails: ConfirmationMails) -> ConfirmationRenderer {
+        ConfirmationRenderer(Arc::new(mails))
+    }
+}
+
+impl Renderer for ConfirmationRenderer {
+    fn prepare<'a>(
+        &'a self,
+        _row: &'a ClaimedDelivery,
+    ) -> BoxFuture<'a, Result<Arc<dyn Letterhead>, RenderError>> {
+        let mails: Arc<dyn Letterhead> = self.0.clone();
+        Box::pin(async move { Ok(mails) })
+    }
+}
+
+impl Letterhead for ConfirmationMails {
+    fn letter<'a>(&'a self, row: &'a ClaimedDelivery) -> Result<Outgoing<'a>, RenderError> {
+        let data = row
+            .template_data
+            .as_deref()
+            .ok_or_else(|| RenderError::Never("a confirmation row without its data".into()))
+            .and_then(|data| {
+                ConfirmationData::from_json(data).map_err(|error| {
+                    RenderError::Never(format!("unreadable confirmation data: {error}"))
+                })
+            })?;
+        let email = self.render(&data);
+        Ok(Outgoing {
+            recipient: &row.recipient,
+            subject: email.subject.into(),
+            html_qp: message::encode_part(&email.html),
+            text_qp: message::encode_part(&email.text),
+            sender_name: None,
+            reply_to: None,
+            list: None,
+        })
     }
 }
 

@@ -23,11 +23,11 @@ mod writer;
 
 use super::domain::{FieldError, NewsletterSlug, SubscriberEmail, SubscriberName};
 use super::store::{ClientMeta, ConsentSource};
-use crate::delivery::outbox::{self, MailBody, MailKind, OneOffMail};
+use crate::delivery::outbox::{self, MailBody, OneOffMail};
 use crate::newsletters::Newsletter;
 use crate::store::StoreError;
 
-pub use mails::{ConfirmationData, ConfirmationMails};
+pub use mails::{CONFIRMATION, ConfirmationData, ConfirmationMails, ConfirmationRenderer};
 pub use queue::SignupQueue;
 pub use writer::SignupWriter;
 
@@ -171,7 +171,7 @@ pub(crate) async fn queue_confirmation(
 
 fn confirmation_mail<'a>(subscriber_id: i64, recipient: &'a str, data: &'a str) -> OneOffMail<'a> {
     OneOffMail {
-        kind: MailKind::Confirmation,
+        kind: CONFIRMATION,
         subscriber_id: Some(subscriber_id),
         recipient,
         body: MailBody::Data(data),

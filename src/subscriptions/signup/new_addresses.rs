@@ -167,7 +167,7 @@ pub(super) async fn write_new_postgres(
         .bind(today())
         .bind(counter_shard())
         .bind(ConsentKind::Signup.as_str())
-        .bind(outbox::MailKind::Confirmation.as_str())
+        .bind(super::CONFIRMATION.as_str())
         .fetch_all(&mut *conn)
         .await?;
     let mut ids = HashMap::with_capacity(returned.len());
