@@ -25,7 +25,7 @@ pub enum TokenCommand {
 pub async fn run(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create { name } => {
-            let issued = store.create_api_token(&name).await.map_err(bad_input)?;
+            let issued = super::create_token(store, &name).await.map_err(bad_input)?;
             eprintln!(
                 "created API token {:?} (id {}); it is shown once, store it now:",
                 issued.token.name, issued.token.id
@@ -33,11 +33,13 @@ pub async fn run(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
             println!("{}", issued.secret);
         }
         TokenCommand::Revoke { which } => {
-            let token = store.revoke_api_token(&which).await.map_err(bad_input)?;
+            let token = super::revoke_token(store, &which)
+                .await
+                .map_err(bad_input)?;
             println!("revoked API token {:?} (id {})", token.name, token.id);
         }
         TokenCommand::List => {
-            for token in store.api_tokens().await? {
+            for token in store.api_tokens().all().await? {
                 let state = if token.revoked_at.is_some() {
                     "revoked"
                 } else {

@@ -166,7 +166,7 @@ pub async fn send_test(
         .await?
         .ok_or(IssueError::NotFound(issue_id))?;
     let key = address.to_lowercase();
-    if context.store.user_by_email(&key).await?.is_none() {
+    if context.store.users().by_email(&key).await?.is_none() {
         context.recipients.admit_other(&key)?;
     }
     let template = render::render_digest(context.templates, context.settings, &content, true)?;

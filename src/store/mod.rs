@@ -22,6 +22,7 @@ mod checkpointer;
 mod direct;
 pub mod rows;
 pub mod secrets;
+pub mod users;
 mod writer;
 
 use checkpointer::{Checkpointer, WAL_AUTOCHECKPOINT_PAGES};

@@ -81,7 +81,7 @@ pub async fn run(store: &Store, command: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::List => {
-            for user in store.users().await? {
+            for user in store.users().all().await? {
                 println!("{}\t{}", user.email, user.role);
             }
             Ok(())

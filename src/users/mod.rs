@@ -5,7 +5,6 @@
 
 pub mod cli;
 pub mod password_checks;
-pub mod store;
 
 use std::fmt;
 
@@ -13,10 +12,10 @@ use argon2::Argon2;
 use argon2::password_hash::PasswordHasher;
 use secrecy::{ExposeSecret, SecretString};
 
+pub use crate::store::users::{Role, User};
 pub use password_checks::{Busy, PasswordChecks};
-pub use store::User;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, now_ms};
 use crate::subscriptions::domain::SubscriberEmail;
 
 /// Shorter passwords fall to offline guessing if the hashes ever leak.
@@ -24,37 +23,6 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// argon2 takes any length, but a megabyte "password" is a cheap way to
 /// make the server hash a lot.
 pub const MAX_PASSWORD_CHARS: usize = 1024;
-
-/// What a user may do: admins manage users, tokens and settings; editors
-/// manage content and sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Editor,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Editor => "editor",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Role> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "admin" => Some(Role::Admin),
-            "editor" => Some(Role::Editor),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A password that met the rules; `Debug` never shows it.
 pub struct Password(SecretString);
@@ -133,7 +101,7 @@ pub async fn add_user(
 ) -> Result<User, UserError> {
     let email = user_email_key(email)?;
     let hash = password.hash()?;
-    match store.insert_user(&email, &hash, role).await {
+    match store.users().insert(&email, &hash, role, now_ms()).await {
         Ok(user) => Ok(user),
         Err(error) if error.is_unique_violation() => Err(UserError::EmailTaken(email)),
         Err(error) => Err(error.into()),
@@ -151,9 +119,13 @@ pub async fn change_role(
     if acting_user_id == user_id {
         return Err(UserError::Yourself);
     }
-    match store.set_user_role_keeping_an_admin(user_id, role).await? {
+    match store
+        .users()
+        .set_role_keeping_an_admin(user_id, role)
+        .await?
+    {
         Some(user) => Ok(user),
-        None if store.user_by_id(user_id).await?.is_none() => Err(UserError::NotFound),
+        None if store.users().by_id(user_id).await?.is_none() => Err(UserError::NotFound),
         None => Err(UserError::LastAdmin),
     }
 }
@@ -168,9 +140,9 @@ pub async fn remove_user(
     if acting_user_id == user_id {
         return Err(UserError::Yourself);
     }
-    if store.delete_user_keeping_an_admin(user_id).await? {
+    if store.users().delete_keeping_an_admin(user_id).await? {
         Ok(())
-    } else if store.user_by_id(user_id).await?.is_none() {
+    } else if store.users().by_id(user_id).await?.is_none() {
         Err(UserError::NotFound)
     } else {
         Err(UserError::LastAdmin)
@@ -186,12 +158,14 @@ pub async fn set_password(
 ) -> Result<User, UserError> {
     let key = user_email_key(email)?;
     let user = store
-        .user_by_email(&key)
+        .users()
+        .by_email(&key)
         .await?
         .ok_or(UserError::NotFound)?;
     let hash = password.hash()?;
     store
-        .set_user_password(user.id, &hash)
+        .users()
+        .set_password(user.id, &hash)
         .await?
         .ok_or(UserError::NotFound)
 }
@@ -219,7 +193,8 @@ pub async fn change_own_password(
     }
     let hash = new.hash()?;
     store
-        .set_user_password(user.id, &hash)
+        .users()
+        .set_password(user.id, &hash)
         .await?
         .ok_or(UserError::NotFound)
 }
@@ -227,7 +202,8 @@ pub async fn change_own_password(
 /// Ends every session of `user_id` ("log out everywhere").
 pub async fn end_sessions(store: &Store, user_id: i64) -> Result<User, UserError> {
     store
-        .bump_session_version(user_id)
+        .users()
+        .end_sessions(user_id)
         .await?
         .ok_or(UserError::NotFound)
 }
@@ -258,7 +234,7 @@ pub async fn authenticate(
     password: &str,
 ) -> Result<LoginCheck, StoreError> {
     let user = match user_email_key(email) {
-        Ok(key) => store.user_by_email(&key).await?,
+        Ok(key) => store.users().by_email(&key).await?,
         Err(_) => None,
     };
     let hash = user
@@ -270,7 +246,7 @@ pub async fn authenticate(
     match (user, matches) {
         (_, Err(Busy)) => Ok(LoginCheck::Busy),
         (Some(user), Ok(true)) => {
-            store.touch_user_login(user.id).await?;
+            store.users().record_login(user.id, now_ms()).await?;
             Ok(LoginCheck::Valid(user))
         }
         _ => Ok(LoginCheck::Invalid),

@@ -481,7 +481,7 @@ async fn editors_get_403_on_admin_only_pages(backend: Backend) {
         )
         .await;
     assert_eq!(token.status(), StatusCode::FORBIDDEN);
-    assert!(app.store.api_tokens().await.unwrap().is_empty());
+    assert!(app.store.api_tokens().all().await.unwrap().is_empty());
     // Content pages are theirs.
     assert_eq!(app.get("/admin/newsletters").await.status(), StatusCode::OK);
 
@@ -917,7 +917,7 @@ async fn admins_create_and_revoke_tokens_and_check_mail(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(api.status(), StatusCode::OK);
-    let token = app.store.api_tokens().await.unwrap().remove(0);
+    let token = app.store.api_tokens().all().await.unwrap().remove(0);
     let revoked = app
         .admin_post(
             &format!("/admin/settings/tokens/{}/revoke", token.id),

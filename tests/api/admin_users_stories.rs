@@ -9,7 +9,12 @@ use crate::admin::PASSWORD;
 use crate::helpers::{Backend, TestApp, spawn_app};
 
 async fn user_id(app: &TestApp, email: &str) -> Option<i64> {
-    app.store.user_by_email(email).await.unwrap().map(|u| u.id)
+    app.store
+        .users()
+        .by_email(email)
+        .await
+        .unwrap()
+        .map(|u| u.id)
 }
 
 async fn story_is_edited_with_the_same_rules_as_the_api(backend: Backend) {
@@ -132,7 +137,7 @@ async fn admins_manage_users_and_editors_cannot(backend: Backend) {
     }
     assert!(user_id(&app, "sneaky@example.org").await.is_none());
     assert_eq!(
-        app.store.user_by_id(desk).await.unwrap().unwrap().role,
+        app.store.users().by_id(desk).await.unwrap().unwrap().role,
         Role::Editor
     );
     app.admin_post("/admin/logout", &[("csrf", &csrf)]).await;
@@ -187,7 +192,8 @@ async fn admins_manage_users_and_editors_cannot(backend: Backend) {
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     let new = app
         .store
-        .user_by_email("new@example.org")
+        .users()
+        .by_email("new@example.org")
         .await
         .unwrap()
         .unwrap();
@@ -219,7 +225,7 @@ async fn admins_manage_users_and_editors_cannot(backend: Backend) {
         .await;
     assert_eq!(promoted.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        app.store.user_by_id(desk).await.unwrap().unwrap().role,
+        app.store.users().by_id(desk).await.unwrap().unwrap().role,
         Role::Admin
     );
     let removed = app

@@ -38,7 +38,9 @@ impl TestApp {
     /// does.
     pub async fn editor(&self) -> Editor<'_> {
         let name = format!("test-{}", rand::random::<u32>());
-        let issued = self.store.create_api_token(&name).await.unwrap();
+        let issued = gazette::api_tokens::create_token(&self.store, &name)
+            .await
+            .unwrap();
         Editor {
             app: self,
             token: issued.secret,

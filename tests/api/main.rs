@@ -27,5 +27,6 @@ mod security;
 mod send_at;
 mod sessions;
 mod signup_groups;
+mod store;
 mod stories;
 mod subscriptions;

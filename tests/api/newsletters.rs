@@ -155,8 +155,10 @@ async fn editor_api_requires_a_valid_token(backend: Backend) {
         .await
         .unwrap();
     assert!(used.is_some(), "a use is recorded");
-    let token = app.store.api_tokens().await.unwrap().remove(0);
-    app.store.revoke_api_token(&token.name).await.unwrap();
+    let token = app.store.api_tokens().all().await.unwrap().remove(0);
+    gazette::api_tokens::revoke_token(&app.store, &token.name)
+        .await
+        .unwrap();
     assert_eq!(editor.get("/api/newsletters").await.status, 401);
     app.stop().await;
 }

@@ -145,7 +145,8 @@ async fn admins_role_changes_and_the_cli_end_a_users_sessions(backend: Backend) 
     app.add_user("editor@example.org", Role::Editor).await;
     let editor_id = app
         .store
-        .user_by_email("editor@example.org")
+        .users()
+        .by_email("editor@example.org")
         .await
         .unwrap()
         .unwrap()

@@ -69,7 +69,7 @@ async fn load_editor(req: HttpRequest) -> Result<Editor, AdminError> {
     // A user deleted since the login has no session any more, nor one
     // whose sessions were ended (a new password, "log out everywhere", a
     // new role) since this one started.
-    let user = match state.store.user_by_id(user_id).await? {
+    let user = match state.store.users().by_id(user_id).await? {
         Some(user) if user.session_version == session::version(&session) => user,
         _ => {
             session::log_out(&session);

@@ -30,8 +30,8 @@ async fn settings_page(
     notice: Option<Markup>,
 ) -> Result<HttpResponse, AdminError> {
     let editor = &admin.0;
-    let tokens = state.store.api_tokens().await?;
-    let users = state.store.users().await?;
+    let tokens = state.store.api_tokens().all().await?;
+    let users = state.store.users().all().await?;
     let dkim = state.settings.mail.dkim.as_ref().map(DkimSigner::load);
     let mail = &state.settings.mail;
     let body = html! {
@@ -103,7 +103,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     Checked(form): Checked<TokenForm>,
 ) -> Result<HttpResponse, AdminError> {
-    let notice = match state.store.create_api_token(form.name.trim()).await {
+    let notice = match crate::api_tokens::create_token(&state.store, form.name.trim()).await {
         Ok(issued) => html! {
             div class="flash" role="status" {
                 p { "Token " strong { (issued.token.name) } " created. Copy it now: it is not shown again." }
@@ -122,7 +122,7 @@ pub async fn revoke_token(
     id: web::Path<i64>,
     _form: Checked<NoFields>,
 ) -> Result<HttpResponse, AdminError> {
-    match state.store.revoke_api_token(&id.to_string()).await {
+    match crate::api_tokens::revoke_token(&state.store, &id.to_string()).await {
         Ok(_) | Err(ApiTokenError::NotFound(_)) => Ok(see_other("/admin/settings")),
         Err(ApiTokenError::Store(e)) => Err(e.into()),
         Err(other) => Err(AdminError::BadForm(other.to_string())),

@@ -35,7 +35,7 @@ async fn users_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AdminError> {
     let editor = &admin.0;
-    let users = state.store.users().await?;
+    let users = state.store.users().all().await?;
     let body = html! {
         @if let Some(problem) = problem { p class="flash error" role="alert" { (problem) } }
         p class="muted" { "Editors manage newsletters, stories, issues and subscribers; admins also manage settings, API tokens and users." }

@@ -87,9 +87,7 @@ impl FromRequest for ApiClient {
                     "send an API token as Authorization: Bearer TOKEN",
                 ));
             };
-            let found = state
-                .store
-                .api_token_by_secret(&token)
+            let found = crate::api_tokens::token_by_secret(&state.store, &token)
                 .await
                 .map_err(|e| AuthError::Internal(ApiError::internal(&e)))?;
             let Some(found) = found else {
@@ -98,7 +96,7 @@ impl FromRequest for ApiClient {
                 ));
             };
             // A failed bookkeeping write must not refuse a valid request.
-            if let Err(error) = state.store.touch_api_token(&found).await {
+            if let Err(error) = crate::api_tokens::record_use(&state.store, &found).await {
                 tracing::warn!(error = %error, "cannot record API token use");
             }
             Ok(ApiClient {

@@ -1,0 +1,25 @@
+//! The conformance suite of the storage layer: every method of each face
+//! of `Store` (one file an aggregate), written once and run on SQLite and
+//! on PostgreSQL, so the two backends behave alike wherever their SQL or
+//! their tricks differ.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod users;
+
+use gazette::config::DatabaseSettings;
+use gazette::store::Store;
+
+use crate::helpers::{Backend, TestDb};
+
+/// A migrated store on a database of its own, kept while the `TestDb` is.
+pub async fn fresh_store(backend: Backend) -> (TestDb, Store) {
+    let db = TestDb::create(backend).await;
+    let store = Store::connect(&DatabaseSettings {
+        url: db.url.clone().into(),
+        max_connections: 4,
+    })
+    .await
+    .expect("store connects");
+    store.migrate().await.expect("migrations run");
+    (db, store)
+}
