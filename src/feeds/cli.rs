@@ -39,7 +39,7 @@ pub async fn run(
             );
         }
         FeedCommand::List => {
-            for feed in store.feeds().await? {
+            for feed in store.feeds().all().await? {
                 let polled = feed
                     .last_polled_at
                     .map(format_ms)

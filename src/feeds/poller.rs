@@ -24,7 +24,11 @@ pub async fn run(store: Store, fetcher: FeedFetcher, shutdown: CancellationToken
             _ = tokio::time::sleep(wait) => {}
         }
         wait = TICK;
-        let due = match store.claim_due_feeds(FEEDS_PER_TICK).await {
+        let due = match store
+            .feeds()
+            .claim_due(FEEDS_PER_TICK, crate::store::now_ms())
+            .await
+        {
             Ok(due) => due,
             Err(error) => {
                 tracing::warn!(error = %error, "cannot read the feeds to poll");

@@ -20,6 +20,7 @@ use crate::config::DatabaseSettings;
 
 mod checkpointer;
 mod direct;
+pub mod feeds;
 pub mod rows;
 pub mod secrets;
 pub mod users;

@@ -169,34 +169,6 @@ pub async fn deliveries_of(
     Ok(lines)
 }
 
-/// A feed as the stories page shows it.
-#[derive(Debug, Clone)]
-pub struct FeedLine {
-    pub url: String,
-    pub title: Option<String>,
-    pub last_polled_at: Option<i64>,
-    pub last_error: Option<String>,
-    pub active: bool,
-}
-
-pub async fn feeds(store: &Store) -> Result<Vec<FeedLine>, StoreError> {
-    let rows =
-        sqlx::query("SELECT url, title, last_polled_at, last_error, active FROM feeds ORDER BY id")
-            .fetch_all(store.pool())
-            .await?;
-    let mut feeds = Vec::new();
-    for row in &rows {
-        feeds.push(FeedLine {
-            url: row.try_get("url")?,
-            title: row.try_get("title")?,
-            last_polled_at: row.try_get("last_polled_at")?,
-            last_error: row.try_get("last_error")?,
-            active: row.try_get::<i64, _>("active")? != 0,
-        });
-    }
-    Ok(feeds)
-}
-
 /// Flips a story's `hidden` flag; false when there is no such story.
 pub async fn toggle_story_hidden(store: &Store, id: i64) -> Result<bool, StoreError> {
     let done = sqlx::query("UPDATE stories SET hidden = 1 - hidden, updated_at = $1 WHERE id = $2")

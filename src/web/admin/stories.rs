@@ -30,7 +30,7 @@ pub async fn list(
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let stories = queries::search_stories(&state.store, query.q.trim(), PAGE_SIZE).await?;
-    let feeds = queries::feeds(&state.store).await?;
+    let feeds = state.store.feeds().all().await?;
     let body = html! {
         form method="get" action="/admin/stories" class="actions" {
             input type="search" name="q" value=(query.q) placeholder="Title or URL";

@@ -86,7 +86,7 @@ async fn create(
 )]
 #[get("/api/feeds")]
 async fn list(_client: ApiClient, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let feeds = state.store.feeds().await?;
+    let feeds = state.store.feeds().all().await?;
     Ok(HttpResponse::Ok().json(FeedList {
         feeds: feeds.iter().map(FeedView::from).collect(),
     }))
