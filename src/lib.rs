@@ -16,6 +16,7 @@ pub mod startup;
 pub mod store;
 pub mod stories;
 pub mod subscriptions;
+pub mod tags;
 pub mod telemetry;
 pub mod templates;
 pub mod users;

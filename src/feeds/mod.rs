@@ -14,7 +14,7 @@ pub mod poller;
 
 pub use crate::store::feeds::Feed;
 use crate::store::{Store, StoreError, now_ms};
-use crate::stories::store::FeedItemOutcome;
+use crate::stories::{FeedItemOutcome, ingest_feed_story};
 pub use fetch::{FeedFetcher, FetchError, Fetched};
 
 pub const DEFAULT_POLL_INTERVAL_SECS: i64 = 900;
@@ -128,7 +128,7 @@ pub async fn poll_feed(
         Err(error) => return record_failure(store, feed, report, error.to_string()).await,
     };
     for item in &parsed.items {
-        match store.ingest_feed_story(&item.story).await? {
+        match ingest_feed_story(store, &item.story).await? {
             FeedItemOutcome::Created => report.created += 1,
             FeedItemOutcome::Updated => report.updated += 1,
             FeedItemOutcome::Unchanged => report.unchanged += 1,

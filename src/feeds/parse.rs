@@ -5,9 +5,9 @@
 
 use chrono::Utc;
 
-use crate::newsletters::settings::Tags;
 use crate::stories::input::{MAX_AUTHOR, MAX_SUMMARY, MAX_TITLE, text_line, web_url};
 use crate::stories::{NewStory, clean};
+use crate::tags::Tags;
 
 /// One item of a feed, as Gazette will store it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub fn parse_feed(feed_id: i64, body: &[u8]) -> Result<ParsedFeed, FeedParseErro
             .iter()
             .map(|c| c.term.trim().to_string())
             .filter(|t| !t.is_empty() && !t.contains(','))
-            .take(crate::newsletters::settings::MAX_TAGS)
+            .take(crate::tags::MAX_TAGS)
             .collect();
         let tags = Tags::parse(&tags).unwrap_or_default();
         let published_at = entry

@@ -11,11 +11,10 @@ use sqlx::AnyConnection;
 use super::store::{ISSUE_COLUMNS, Issue};
 use super::{IssueError, IssueStatus};
 use crate::newsletters::Newsletter;
-use crate::newsletters::settings::Tags;
-use crate::store::{Store, StoreError, escape_like, now_ms};
+use crate::store::{Store, StoreError, now_ms};
 use crate::stories::Story;
 use crate::stories::clean::truncate;
-use crate::stories::store::STORY_COLUMNS;
+use crate::tags::Tags;
 
 /// The longest default subject taken from a story title.
 pub const MAX_SUBJECT: usize = 200;
@@ -80,6 +79,12 @@ impl From<sqlx::Error> for Attempt {
     }
 }
 
+impl From<StoreError> for Attempt {
+    fn from(error: StoreError) -> Attempt {
+        Attempt::Failed(error)
+    }
+}
+
 async fn try_build(
     store: &Store,
     newsletter: &Newsletter,
@@ -104,7 +109,7 @@ async fn try_build(
         Err(error) => return Err(error.into()),
     };
     let since = window_start(&mut tx, newsletter, issue_id).await?;
-    let stories = select_stories(&mut tx, newsletter, since, now).await?;
+    let stories = select_stories(tx.stories(), newsletter, since, now).await?;
     for (position, story) in stories.iter().enumerate() {
         sqlx::query(
             "INSERT INTO issue_stories (issue_id, newsletter_id, story_id, position) \
@@ -178,43 +183,29 @@ pub async fn candidate_stories(
     store: &Store,
     newsletter: &Newsletter,
 ) -> Result<Vec<Story>, IssueError> {
-    let mut conn = store.pool().acquire().await?;
-    let since = window_start(&mut conn, newsletter, 0).await?;
-    Ok(select_stories(&mut conn, newsletter, since, now_ms()).await?)
+    let since = {
+        let mut conn = store.pool().acquire().await?;
+        window_start(&mut conn, newsletter, 0).await?
+    };
+    Ok(select_stories(store.stories(), newsletter, since, now_ms()).await?)
 }
 
-/// The selection itself: published in (since, until], visible, in no issue
-/// of this newsletter yet, matching one of its tags when it has any; newest
-/// first, at most `max_stories`.
+/// The selection itself (see `store::stories::Stories::selectable`): at
+/// most `max_stories`, by the newsletter's tags.
 async fn select_stories(
-    conn: &mut AnyConnection,
+    mut stories: crate::store::stories::Stories<'_>,
     newsletter: &Newsletter,
     since: i64,
     until: i64,
-) -> Result<Vec<Story>, sqlx::Error> {
+) -> Result<Vec<Story>, StoreError> {
     let tags = Tags::from_column(&newsletter.tags);
-    let mut sql = format!(
-        "SELECT {STORY_COLUMNS} FROM stories s \
-         WHERE s.published_at > $1 AND s.published_at <= $2 AND s.hidden = 0 \
-         AND NOT EXISTS (SELECT 1 FROM issue_stories x \
-                         WHERE x.newsletter_id = $3 AND x.story_id = s.id)"
-    );
-    if !tags.is_empty() {
-        // Tags are stored comma-separated: ",a,b," contains ",a,".
-        let matches: Vec<String> = (0..tags.as_slice().len())
-            .map(|i| format!("(',' || s.tags || ',') LIKE ${} ESCAPE '\\'", i + 5))
-            .collect();
-        sql.push_str(&format!(" AND ({})", matches.join(" OR ")));
-    }
-    sql.push_str(" ORDER BY s.published_at DESC, s.id DESC LIMIT $4");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(since)
-        .bind(until)
-        .bind(newsletter.id)
-        .bind(newsletter.max_stories.clamp(1, 100));
-    for tag in tags.as_slice() {
-        query = query.bind(format!("%,{},%", escape_like(tag)));
-    }
-    let rows = query.fetch_all(conn).await?;
-    rows.iter().map(Story::from_row).collect()
+    stories
+        .selectable(
+            newsletter.id,
+            &tags,
+            since,
+            until,
+            newsletter.max_stories.clamp(1, 100),
+        )
+        .await
 }

@@ -8,7 +8,6 @@ use super::IssueStatus;
 use crate::newsletters::Newsletter;
 use crate::store::{Store, StoreError, now_ms};
 use crate::stories::Story;
-use crate::stories::store::STORY_COLUMNS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issue {
@@ -120,19 +119,7 @@ impl Store {
 
     /// The stories of an issue, in its order.
     pub async fn issue_stories(&self, issue_id: i64) -> Result<Vec<Story>, StoreError> {
-        let columns = STORY_COLUMNS
-            .split(", ")
-            .map(|c| format!("s.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {columns} FROM issue_stories x JOIN stories s ON s.id = x.story_id \
-             WHERE x.issue_id = $1 ORDER BY x.position, s.id"
-        )))
-        .bind(issue_id)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(Story::from_row).collect::<Result<_, _>>()?)
+        self.stories().of_issue(issue_id).await
     }
 
     /// The issue, its newsletter and its stories.

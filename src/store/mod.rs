@@ -21,8 +21,10 @@ use crate::config::DatabaseSettings;
 mod checkpointer;
 mod direct;
 pub mod feeds;
+mod handle;
 pub mod rows;
 pub mod secrets;
+pub mod stories;
 pub mod users;
 mod writer;
 

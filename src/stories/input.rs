@@ -10,8 +10,9 @@ use chrono::DateTime;
 use serde::Deserialize;
 
 use super::clean;
-use crate::newsletters::settings::Tags;
 use crate::store::now_ms;
+pub use crate::store::stories::NewStory;
+use crate::tags::Tags;
 
 pub const MAX_URL: usize = 2048;
 pub const MAX_TITLE: usize = 300;
@@ -44,20 +45,6 @@ pub struct StoryInput {
     pub tags: Option<Vec<String>>,
     #[schema(max_length = 300)]
     pub external_id: Option<String>,
-}
-
-/// A story ready to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewStory {
-    pub url: String,
-    pub external_id: Option<String>,
-    pub feed_id: Option<i64>,
-    pub title: String,
-    pub summary: Option<String>,
-    pub image_url: Option<String>,
-    pub author: Option<String>,
-    pub tags: Tags,
-    pub published_at: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

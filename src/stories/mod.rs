@@ -1,11 +1,11 @@
 //! Stories: what the site publishes and the digests are made of. They come
 //! in through `POST /api/stories` (a CMS) or from feeds; [`input`] checks
 //! and bounds every field once, [`clean`] turns summaries into safe text,
-//! and [`store`] upserts them by URL or external id.
+//! and [`upsert`] matches a story sent again by URL or external id.
 
 pub mod clean;
 pub mod input;
-pub mod store;
+pub mod upsert;
 
-pub use input::{InvalidStory, NewStory, StoryInput};
-pub use store::{Story, Upserted};
+pub use input::{InvalidStory, StoryInput};
+pub use upsert::{FeedItemOutcome, NewStory, Story, Upserted, ingest_feed_story, upsert_story};

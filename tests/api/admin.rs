@@ -990,12 +990,28 @@ async fn schedule_preview_and_hidden_stories(backend: Backend) {
         .admin_post(&format!("/admin/stories/{story}/hide"), &[("csrf", &csrf)])
         .await;
     assert_eq!(hidden.status(), StatusCode::SEE_OTHER);
-    assert!(app.store.story_by_id(story).await.unwrap().unwrap().hidden);
+    assert!(
+        app.store
+            .stories()
+            .by_id(story)
+            .await
+            .unwrap()
+            .unwrap()
+            .hidden
+    );
     let page = app.get("/admin/stories").await.text().await.unwrap();
     assert!(page.contains("(hidden)") && page.contains(">Show<"));
     app.admin_post(&format!("/admin/stories/{story}/hide"), &[("csrf", &csrf)])
         .await;
-    assert!(!app.store.story_by_id(story).await.unwrap().unwrap().hidden);
+    assert!(
+        !app.store
+            .stories()
+            .by_id(story)
+            .await
+            .unwrap()
+            .unwrap()
+            .hidden
+    );
 }
 
 async fn session_cookie_is_secure_on_https_sites(backend: Backend) {

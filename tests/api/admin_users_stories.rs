@@ -22,7 +22,7 @@ async fn story_is_edited_with_the_same_rules_as_the_api(backend: Backend) {
     let editor = app.editor().await;
     let id = editor.story("a", "Bridge reopens", 30, &["city"]).await;
     editor.story("b", "Market day moves", 20, &[]).await;
-    let before = app.store.story_by_id(id).await.unwrap().unwrap();
+    let before = app.store.stories().by_id(id).await.unwrap().unwrap();
     app.add_user("editor@example.org", Role::Editor).await;
     app.log_in("editor@example.org", PASSWORD).await;
     let path = format!("/admin/stories/{id}");
@@ -69,7 +69,10 @@ async fn story_is_edited_with_the_same_rules_as_the_api(backend: Backend) {
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad:?}");
         let text = refused.text().await.unwrap();
         assert!(text.contains(problem), "{problem}: {text}");
-        assert_eq!(app.store.story_by_id(id).await.unwrap().unwrap(), before);
+        assert_eq!(
+            app.store.stories().by_id(id).await.unwrap().unwrap(),
+            before
+        );
     }
 
     let mut good = form(
@@ -80,7 +83,7 @@ async fn story_is_edited_with_the_same_rules_as_the_api(backend: Backend) {
     good.push(("csrf", &csrf));
     let saved = app.admin_post(&path, &good).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    let story = app.store.story_by_id(id).await.unwrap().unwrap();
+    let story = app.store.stories().by_id(id).await.unwrap().unwrap();
     assert_eq!(story.title, "Bridge reopens at last");
     assert_eq!(story.url, "https://news.example.org/a-new");
     assert_eq!(story.summary.as_deref(), Some("The bridge reopens today."));
@@ -95,7 +98,7 @@ async fn story_is_edited_with_the_same_rules_as_the_api(backend: Backend) {
     // Unticking "hidden" shows it again.
     good.retain(|(name, _)| *name != "hidden");
     app.admin_post(&path, &good).await;
-    assert!(!app.store.story_by_id(id).await.unwrap().unwrap().hidden);
+    assert!(!app.store.stories().by_id(id).await.unwrap().unwrap().hidden);
     let api = editor
         .get(&format!("/api/stories?since={}", "2000-01-01T00:00:00Z"))
         .await;

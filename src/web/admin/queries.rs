@@ -6,9 +6,7 @@ use sqlx::Row;
 
 use crate::issues::Issue;
 use crate::issues::store::ISSUE_COLUMNS;
-use crate::store::{Store, StoreError, escape_like};
-use crate::stories::Story;
-use crate::stories::store::STORY_COLUMNS;
+use crate::store::{Store, StoreError};
 use crate::subscriptions::search::{Page, filtered_rows};
 pub use crate::subscriptions::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
 
@@ -89,26 +87,6 @@ pub async fn recent_issues(store: &Store, limit: i64) -> Result<Vec<(Issue, Stri
     Ok(issues)
 }
 
-/// Stories, newest first, whose title or URL contains `search`.
-pub async fn search_stories(
-    store: &Store,
-    search: &str,
-    limit: i64,
-) -> Result<Vec<Story>, StoreError> {
-    let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {STORY_COLUMNS} FROM stories \
-         WHERE $1 = '' OR LOWER(title) LIKE $2 ESCAPE '\\' OR LOWER(url) LIKE $2 ESCAPE '\\' \
-         ORDER BY published_at DESC, id DESC LIMIT $3"
-    )))
-    .bind(search)
-    .bind(pattern)
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows.iter().map(Story::from_row).collect::<Result<_, _>>()?)
-}
-
 /// A page of the subscribers list, and where the next page starts when a
 /// short fragment's search stopped at the end of its window.
 pub type SubscriberPage = Page<SubscriberLine>;
@@ -167,14 +145,4 @@ pub async fn deliveries_of(
         });
     }
     Ok(lines)
-}
-
-/// Flips a story's `hidden` flag; false when there is no such story.
-pub async fn toggle_story_hidden(store: &Store, id: i64) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE stories SET hidden = 1 - hidden, updated_at = $1 WHERE id = $2")
-        .bind(crate::store::now_ms())
-        .bind(id)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
 }

@@ -11,7 +11,6 @@ use super::auth::{Editor, see_other};
 use super::csrf::{self, Checked, NoFields};
 use super::error::AdminError;
 use super::layout::{opt_when, page, when};
-use super::queries;
 use crate::stories::{NewStory, StoryInput};
 use crate::web::AppState;
 
@@ -29,7 +28,11 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let stories = queries::search_stories(&state.store, query.q.trim(), PAGE_SIZE).await?;
+    let stories = state
+        .store
+        .stories()
+        .search(query.q.trim(), PAGE_SIZE)
+        .await?;
     let feeds = state.store.feeds().all().await?;
     let body = html! {
         form method="get" action="/admin/stories" class="actions" {
@@ -126,7 +129,7 @@ pub async fn add(
     Checked(form): Checked<StoryForm>,
 ) -> Result<HttpResponse, AdminError> {
     let story = form.parse(None)?;
-    match state.store.upsert_story(&story).await {
+    match crate::stories::upsert_story(&state.store, &story).await {
         Ok(_) => Ok(see_other("/admin/stories")),
         Err(error) if error.is_unique_violation() => Err(AdminError::BadForm(
             "Another story already has this URL.".into(),
@@ -143,7 +146,8 @@ pub async fn edit_form(
 ) -> Result<HttpResponse, AdminError> {
     let story = state
         .store
-        .story_by_id(*id)
+        .stories()
+        .by_id(*id)
         .await?
         .ok_or(AdminError::NotFound)?;
     let body = html! {
@@ -174,7 +178,8 @@ pub async fn edit(
 ) -> Result<HttpResponse, AdminError> {
     let existing = state
         .store
-        .story_by_id(*id)
+        .stories()
+        .by_id(*id)
         .await?
         .ok_or(AdminError::NotFound)?;
     let published_at =
@@ -182,7 +187,13 @@ pub async fn edit(
     let story = form.parse(published_at)?;
     match state
         .store
-        .update_story(existing.id, &story, form.hidden.is_some())
+        .stories()
+        .edit(
+            existing.id,
+            &story,
+            form.hidden.is_some(),
+            crate::store::now_ms(),
+        )
         .await
     {
         Ok(Some(_)) => Ok(see_other(&format!("/admin/stories/{id}"))),
@@ -202,7 +213,12 @@ pub async fn toggle_hidden(
     id: web::Path<i64>,
     _form: Checked<NoFields>,
 ) -> Result<HttpResponse, AdminError> {
-    if !queries::toggle_story_hidden(&state.store, *id).await? {
+    if !state
+        .store
+        .stories()
+        .toggle_hidden(*id, crate::store::now_ms())
+        .await?
+    {
         return Err(AdminError::NotFound);
     }
     Ok(see_other("/admin/stories"))

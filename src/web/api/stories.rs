@@ -50,7 +50,7 @@ async fn upsert(
         }
         api
     })?;
-    match state.store.upsert_story(&story).await {
+    match crate::stories::upsert_story(&state.store, &story).await {
         Ok(Upserted::Created(story)) => Ok(HttpResponse::Created().json(StoryView::from(&story))),
         Ok(Upserted::Updated(story)) => Ok(HttpResponse::Ok().json(StoryView::from(&story))),
         Err(error) if error.is_unique_violation() => Err(ApiError::new(
@@ -111,7 +111,7 @@ async fn list(
             format!("must be between 1 and {MAX_LIMIT}"),
         ));
     }
-    let stories = state.store.stories_since(since, limit).await?;
+    let stories = state.store.stories().published_since(since, limit).await?;
     Ok(HttpResponse::Ok().json(StoryList {
         stories: stories.iter().map(StoryView::from).collect(),
     }))

@@ -18,9 +18,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 fn tags(column: &str) -> Vec<String> {
-    crate::newsletters::settings::Tags::from_column(column)
-        .as_slice()
-        .to_vec()
+    crate::tags::Tags::from_column(column).as_slice().to_vec()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
