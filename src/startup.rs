@@ -75,7 +75,7 @@ impl Application {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
-        store.ensure_default_newsletter(&settings.site.name).await?;
+        crate::newsletters::ensure_default_newsletter(&store, &settings.site.name).await?;
         let address = listener
             .local_addr()
             .map(|a| a.to_string())

@@ -127,7 +127,7 @@ impl Store {
         let Some(issue) = self.issue_by_id(issue_id).await? else {
             return Ok(None);
         };
-        let Some(newsletter) = self.newsletter_by_id(issue.newsletter_id).await? else {
+        let Some(newsletter) = self.newsletters().by_id(issue.newsletter_id).await? else {
             return Ok(None);
         };
         let stories = self.issue_stories(issue_id).await?;

@@ -90,7 +90,7 @@ pub async fn run(store: &Store, command: NewsletterCommand) -> anyhow::Result<()
         NewsletterCommand::Pause { slug } => set_paused(store, &slug, true).await?,
         NewsletterCommand::Resume { slug } => set_paused(store, &slug, false).await?,
         NewsletterCommand::List => {
-            for newsletter in store.newsletters().await? {
+            for newsletter in store.newsletters().all().await? {
                 let schedule = match &newsletter.schedule {
                     Some(cron) => format!("{cron} ({})", newsletter.timezone),
                     None => "not scheduled".to_string(),

@@ -8,13 +8,12 @@ pub mod cli;
 pub mod cron;
 pub mod schedule;
 pub mod settings;
-pub mod store;
 
+pub use crate::store::newsletters::{NewNewsletter, Newsletter};
 pub use schedule::{Schedule, ScheduleError};
 pub use settings::{InvalidSettings, NewsletterInput, NewsletterSettings, NextRun, next_runs};
-pub use store::Newsletter;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, now_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NewsletterError {
@@ -34,7 +33,11 @@ pub async fn create_newsletter(
     input: NewsletterInput,
 ) -> Result<Newsletter, NewsletterError> {
     let settings = NewsletterSettings::parse_new(input)?;
-    match store.insert_newsletter(&settings).await {
+    match store
+        .newsletters()
+        .insert(&settings.fields(), now_ms())
+        .await
+    {
         Ok(newsletter) => Ok(newsletter),
         Err(error) if error.is_unique_violation() => Err(NewsletterError::SlugTaken(
             settings.slug.as_str().to_string(),
@@ -52,14 +55,34 @@ pub async fn update_newsletter(
     let current = find_newsletter(store, slug).await?;
     let settings = NewsletterSettings::of(&current).apply(input)?;
     store
-        .update_newsletter(current.id, &settings)
+        .newsletters()
+        .update(current.id, &settings.fields(), now_ms())
         .await?
         .ok_or_else(|| NewsletterError::NotFound(slug.to_string()))
 }
 
 pub async fn find_newsletter(store: &Store, slug: &str) -> Result<Newsletter, NewsletterError> {
     store
-        .newsletter_by_slug(slug)
+        .newsletters()
+        .by_slug(slug)
         .await?
         .ok_or_else(|| NewsletterError::NotFound(slug.to_string()))
+}
+
+/// Creates the newsletter `news`, named after the site, when there is no
+/// newsletter at all, so a fresh install has something to subscribe to.
+/// Several instances starting at once are harmless: the slug is unique.
+pub async fn ensure_default_newsletter(store: &Store, site_name: &str) -> Result<(), StoreError> {
+    if store.newsletters().any().await? {
+        return Ok(());
+    }
+    let news = NewNewsletter {
+        slug: "news",
+        name: site_name,
+        locale: "en",
+    };
+    store
+        .newsletters()
+        .create_unless_taken(&news, now_ms())
+        .await
 }

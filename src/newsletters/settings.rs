@@ -145,6 +145,25 @@ pub struct NewsletterSettings {
 }
 
 impl NewsletterSettings {
+    /// The settings as the store writes them.
+    pub fn fields(&self) -> crate::store::newsletters::NewsletterFields<'_> {
+        crate::store::newsletters::NewsletterFields {
+            slug: self.slug.as_str(),
+            name: &self.name,
+            description: &self.description,
+            locale: self.locale.as_str(),
+            sender_name: self.sender_name.as_deref(),
+            reply_to: self.reply_to.as_deref(),
+            max_stories: self.max_stories,
+            tags: &self.tags,
+            review_before_send: self.review_before_send,
+            skip_when_empty: self.skip_when_empty,
+            schedule: self.schedule.as_deref(),
+            timezone: &self.timezone,
+            paused: self.paused,
+        }
+    }
+
     /// Settings for a new newsletter: `slug` and `name` are required.
     pub fn parse_new(input: NewsletterInput) -> Result<NewsletterSettings, InvalidSettings> {
         let mut problems = InvalidSettings::default();

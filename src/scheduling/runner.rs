@@ -250,6 +250,7 @@ impl Scheduler {
         Ok(self
             .store
             .newsletters()
+            .all()
             .await?
             .into_iter()
             .filter(|n| n.schedule.is_some() && !n.paused)

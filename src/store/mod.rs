@@ -22,6 +22,7 @@ mod checkpointer;
 mod direct;
 pub mod feeds;
 mod handle;
+pub mod newsletters;
 pub mod rows;
 pub mod secrets;
 pub mod stories;

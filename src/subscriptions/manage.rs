@@ -125,7 +125,7 @@ pub async fn choose_newsletters(
     chosen: &[String],
     client: &ClientMeta,
 ) -> Result<bool, StoreError> {
-    let newsletters = store.newsletters().await?;
+    let newsletters = store.newsletters().all().await?;
     let mut tx = store.begin_write().await?;
     sql::touch_subscriber(&mut tx, subscriber_id).await?;
     let Some(subscriber) = sql::subscriber_by_id(&mut tx, subscriber_id).await? else {

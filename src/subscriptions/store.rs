@@ -601,28 +601,6 @@ pub async fn cancel_pending_digests(
 }
 
 impl Store {
-    /// Creates the newsletter `news`, named after the site, when there is no
-    /// newsletter at all, so a fresh install has something to subscribe to.
-    /// Several instances starting at once are harmless: the slug is unique.
-    pub async fn ensure_default_newsletter(&self, site_name: &str) -> Result<(), StoreError> {
-        let any: Option<i64> = sqlx::query_scalar("SELECT id FROM newsletters LIMIT 1")
-            .fetch_optional(self.pool())
-            .await?;
-        if any.is_some() {
-            return Ok(());
-        }
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO newsletters (slug, name, locale, created_at, updated_at) \
-             VALUES ('news', $1, 'en', $2, $2) ON CONFLICT (slug) DO NOTHING",
-        )
-        .bind(site_name)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// Whether this address was erased at its owner's request: an import
     /// must not add it back (a new opt-in through the form may).
     pub async fn is_erased_address(

@@ -371,7 +371,8 @@ async fn forged_posts_without_the_csrf_token_change_nothing(backend: Backend) {
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
     assert!(
         app.store
-            .newsletter_by_slug("forged")
+            .newsletters()
+            .by_slug("forged")
             .await
             .unwrap()
             .is_none()
@@ -391,7 +392,8 @@ async fn forged_posts_without_the_csrf_token_change_nothing(backend: Backend) {
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     assert!(
         app.store
-            .newsletter_by_slug("forged")
+            .newsletters()
+            .by_slug("forged")
             .await
             .unwrap()
             .is_some()
@@ -404,7 +406,7 @@ async fn every_post_route_refuses_a_missing_csrf_token(backend: Backend) {
     let app = spawn_app(backend).await;
     app.add_user("admin@example.org", Role::Admin).await;
     app.log_in("admin@example.org", PASSWORD).await;
-    let newsletter = app.store.newsletters().await.unwrap().remove(0);
+    let newsletter = app.store.newsletters().all().await.unwrap().remove(0);
     crate::editor::subscriber(
         &app,
         "reader@example.net",
@@ -552,7 +554,8 @@ async fn editor_schedules_builds_edits_previews_tests_and_sends(backend: Backend
     assert!(bad.text().await.unwrap().contains("schedule"));
     assert!(
         app.store
-            .newsletter_by_slug("friday")
+            .newsletters()
+            .by_slug("friday")
             .await
             .unwrap()
             .is_none()
@@ -592,7 +595,8 @@ async fn editor_schedules_builds_edits_previews_tests_and_sends(backend: Backend
         .await;
     assert!(
         app.store
-            .newsletter_by_slug("friday")
+            .newsletters()
+            .by_slug("friday")
             .await
             .unwrap()
             .unwrap()
@@ -602,7 +606,8 @@ async fn editor_schedules_builds_edits_previews_tests_and_sends(backend: Backend
         .await;
     let newsletter = app
         .store
-        .newsletter_by_slug("friday")
+        .newsletters()
+        .by_slug("friday")
         .await
         .unwrap()
         .unwrap();
@@ -771,7 +776,7 @@ async fn subscribers_are_searched_paged_unsubscribed_and_erased(backend: Backend
     let app = spawn_app(backend).await;
     app.add_user("editor@example.org", Role::Editor).await;
     app.log_in("editor@example.org", PASSWORD).await;
-    let newsletter = app.store.newsletters().await.unwrap().remove(0);
+    let newsletter = app.store.newsletters().all().await.unwrap().remove(0);
     let mut ids = Vec::new();
     for n in 0..55 {
         let status = if n % 5 == 0 { "pending" } else { "active" };
@@ -807,11 +812,15 @@ async fn subscribers_are_searched_paged_unsubscribed_and_erased(backend: Backend
     // The export has the same filter, every matching row, and a header.
     let other = app
         .store
-        .create_newsletter(&gazette::newsletters::store::NewNewsletter {
-            slug: "other",
-            name: "Other",
-            locale: "en",
-        })
+        .newsletters()
+        .create(
+            &gazette::newsletters::NewNewsletter {
+                slug: "other",
+                name: "Other",
+                locale: "en",
+            },
+            gazette::store::now_ms(),
+        )
         .await
         .unwrap();
     crate::editor::subscriber(
@@ -1047,7 +1056,7 @@ async fn a_draft_is_cancelled_and_editing_it_then_is_refused(backend: Backend) {
         ],
     )
     .await;
-    let slug = app.store.newsletters().await.unwrap().remove(0).slug;
+    let slug = app.store.newsletters().all().await.unwrap().remove(0).slug;
     let built = app
         .admin_post(
             &format!("/admin/newsletters/{slug}/build"),

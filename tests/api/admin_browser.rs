@@ -116,7 +116,8 @@ async fn editor_flow(app: &TestApp, c: &Client, smtp: &SmtpServer) -> Result<(),
     }
     let newsletter = app
         .store
-        .newsletter_by_slug("weekly")
+        .newsletters()
+        .by_slug("weekly")
         .await
         .unwrap()
         .ok_or("the newsletter was not stored")?;

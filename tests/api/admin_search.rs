@@ -131,7 +131,7 @@ fn expected(filter: &SubscriberFilter, newsletter_members: &[i64]) -> Vec<i64> {
 
 async fn address_search_gives_the_rows_of_a_plain_contains(backend: Backend) {
     let app = spawn_app(backend).await;
-    let newsletter = app.store.newsletters().await.unwrap().remove(0);
+    let newsletter = app.store.newsletters().all().await.unwrap().remove(0);
     for (id, email, status) in ADDRESSES {
         add(&app, *id, email, status, newsletter.id).await;
     }
@@ -170,7 +170,7 @@ async fn address_search_gives_the_rows_of_a_plain_contains(backend: Backend) {
 
 async fn rare_fragment_is_on_the_first_page_and_short_ones_page_on(backend: Backend) {
     let app = spawn_app(backend).await;
-    let newsletter = app.store.newsletters().await.unwrap().remove(0);
+    let newsletter = app.store.newsletters().all().await.unwrap().remove(0);
     for (id, email, status) in ADDRESSES {
         add(&app, *id, email, status, newsletter.id).await;
     }
@@ -281,7 +281,7 @@ async fn rare_fragment_is_on_the_first_page_and_short_ones_page_on(backend: Back
 /// and erasures and leaves out days older than 90.
 async fn growth_chart_counts_new_subscribers_of_90_days(backend: Backend) {
     let app = spawn_app(backend).await;
-    let newsletter = app.store.newsletters().await.unwrap().remove(0);
+    let newsletter = app.store.newsletters().all().await.unwrap().remove(0);
     let mut today = Vec::new();
     for n in 0..3 {
         today.push(

@@ -33,7 +33,13 @@ kept@example.org,Kept,yes,\n";
 /// The people the file meets: an erased one, one who unsubscribed from the
 /// newsletter, one already subscribed.
 async fn seed(app: &TestApp) -> i64 {
-    let news = app.store.newsletter_by_slug("news").await.unwrap().unwrap();
+    let news = app
+        .store
+        .newsletters()
+        .by_slug("news")
+        .await
+        .unwrap()
+        .unwrap();
     let gone =
         crate::editor::subscriber(app, "gone@example.org", "active", false, "active", news.id)
             .await;

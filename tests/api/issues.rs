@@ -117,7 +117,8 @@ async fn a_slot_is_built_once(backend: Backend) {
     editor.story("s", "Slot story", 10, &[]).await;
     let newsletter = app
         .store
-        .newsletter_by_slug("slotted")
+        .newsletters()
+        .by_slug("slotted")
         .await
         .unwrap()
         .unwrap();

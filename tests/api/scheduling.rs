@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gazette::delivery::outbox::MailWaker;
-use gazette::newsletters::store::NewNewsletter;
+use gazette::newsletters::NewNewsletter;
 use gazette::scheduling::runner::{SlotOutcome, TickReport};
 use gazette::scheduling::{ManualClock, Scheduler};
 use gazette::startup::Application;
@@ -41,11 +41,15 @@ async fn scheduled_newsletter(
 ) -> i64 {
     let newsletter = app
         .store
-        .create_newsletter(&NewNewsletter {
-            slug,
-            name: "Weekly",
-            locale: "en",
-        })
+        .newsletters()
+        .create(
+            &NewNewsletter {
+                slug,
+                name: "Weekly",
+                locale: "en",
+            },
+            gazette::store::now_ms(),
+        )
         .await
         .unwrap();
     sqlx::query(

@@ -211,11 +211,15 @@ async fn token_links_never_reach_the_logs(backend: Backend) {
 async fn a_confirmation_confirms_only_what_its_email_named(backend: Backend) {
     let app = spawn_app(backend).await;
     app.store
-        .create_newsletter(&gazette::newsletters::store::NewNewsletter {
-            slug: "evening",
-            name: "Evening",
-            locale: "en",
-        })
+        .newsletters()
+        .create(
+            &gazette::newsletters::NewNewsletter {
+                slug: "evening",
+                name: "Evening",
+                locale: "en",
+            },
+            gazette::store::now_ms(),
+        )
         .await
         .unwrap();
     let signup = |slug: &'static str| {

@@ -209,7 +209,7 @@ async fn body_text(response: reqwest::Response) -> String {
 
 async fn a_fresh_install_has_one_default_newsletter(backend: Backend) {
     let app = spawn_app(backend).await;
-    let newsletters = app.store.newsletters().await.unwrap();
+    let newsletters = app.store.newsletters().all().await.unwrap();
     assert_eq!(newsletters.len(), 1);
     assert_eq!(newsletters[0].slug, "news");
     assert_eq!(newsletters[0].name, app.settings.site.name);
@@ -679,11 +679,15 @@ async fn preferences_export_and_delete(backend: Backend) {
 async fn preferences_choose_newsletters(backend: Backend) {
     let app = spawn_app(backend).await;
     app.store
-        .create_newsletter(&gazette::newsletters::store::NewNewsletter {
-            slug: "evening",
-            name: "Evening",
-            locale: "en",
-        })
+        .newsletters()
+        .create(
+            &gazette::newsletters::NewNewsletter {
+                slug: "evening",
+                name: "Evening",
+                locale: "en",
+            },
+            gazette::store::now_ms(),
+        )
         .await
         .unwrap();
     app.post_subscription(&json!({"email": "ib@example.org", "newsletters": ["news"]}))
@@ -925,11 +929,15 @@ async fn subscribe_form_is_accessible_and_localised(backend: Backend) {
     );
 
     app.store
-        .create_newsletter(&gazette::newsletters::store::NewNewsletter {
-            slug: "matin",
-            name: "Le Matin",
-            locale: "fr",
-        })
+        .newsletters()
+        .create(
+            &gazette::newsletters::NewNewsletter {
+                slug: "matin",
+                name: "Le Matin",
+                locale: "fr",
+            },
+            gazette::store::now_ms(),
+        )
         .await
         .unwrap();
     let html = body_text(app.get("/subscribe?newsletter=matin").await).await;

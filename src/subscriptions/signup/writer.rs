@@ -17,7 +17,7 @@ use email_templates::Locale;
 use super::mails::ConfirmationData;
 use super::{SignupError, SignupOutcome, SignupRequest, choose_newsletters, known, new_addresses};
 use crate::newsletters::Newsletter;
-use crate::newsletters::store::{newsletters_on, newsletters_on_direct};
+use crate::store::newsletters::{all_on as newsletters_on, all_on_direct as newsletters_on_direct};
 use crate::store::{DirectError, DirectWriter, Store, now_ms};
 use crate::subscriptions::domain::SubscriberName;
 use crate::subscriptions::token::ConfirmationToken;

@@ -42,6 +42,7 @@ pub async fn dashboard(
     let now = Utc::now();
     let mut upcoming: Vec<_> = store
         .newsletters()
+        .all()
         .await?
         .into_iter()
         .filter(|n| !n.paused)

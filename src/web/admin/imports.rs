@@ -42,7 +42,7 @@ async fn form_page(
     problem: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AdminError> {
-    let newsletters = state.store.newsletters().await?;
+    let newsletters = state.store.newsletters().all().await?;
     let recent = state.store.recent_import_jobs(20).await?;
     let names = |id: i64| {
         newsletters
@@ -154,7 +154,7 @@ pub async fn upload(
         async move { form_page(editor, state, Some(&problem), StatusCode::BAD_REQUEST).await }
     };
     let slug = upload.newsletter.unwrap_or_default();
-    let Some(newsletter) = state.store.newsletter_by_slug(slug.trim()).await? else {
+    let Some(newsletter) = state.store.newsletters().by_slug(slug.trim()).await? else {
         return refuse("Choose a newsletter to import into.".to_string()).await;
     };
     if upload.file.is_empty() {
@@ -281,7 +281,7 @@ pub async fn show(
 ) -> Result<HttpResponse, AdminError> {
     let job = find(&state, *id).await?;
     let p = ImportProgressView::of(&job);
-    let newsletter = state.store.newsletter_by_id(job.newsletter_id).await?;
+    let newsletter = state.store.newsletters().by_id(job.newsletter_id).await?;
     let report = if p.done {
         state.store.import_report(job.id).await?
     } else {

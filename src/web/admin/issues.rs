@@ -43,7 +43,7 @@ async fn find(state: &AppState, id: i64) -> Result<Issue, AdminError> {
 
 pub async fn list(editor: Editor, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
     let issues = queries::recent_issues(&state.store, 100).await?;
-    let newsletters = state.store.newsletters().await?;
+    let newsletters = state.store.newsletters().all().await?;
     let body = html! {
         div class="actions" {
             @for n in &newsletters {
@@ -81,7 +81,8 @@ pub async fn show(
     let draft = issue.status == IssueStatus::Draft;
     let timezone = state
         .store
-        .newsletter_by_id(issue.newsletter_id)
+        .newsletters()
+        .by_id(issue.newsletter_id)
         .await?
         .map_or_else(|| "UTC".to_string(), |n| n.timezone);
     let body = html! {
@@ -196,7 +197,8 @@ pub async fn schedule(
     } else {
         let timezone = state
             .store
-            .newsletter_by_id(issue.newsletter_id)
+            .newsletters()
+            .by_id(issue.newsletter_id)
             .await?
             .map_or_else(|| "UTC".to_string(), |n| n.timezone);
         Some(timing::parse_local(&form.send_at, &timezone)?)

@@ -44,7 +44,7 @@ impl From<crate::issues::IssueError> for AdminError {
 }
 
 pub async fn list(editor: Editor, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    let newsletters = state.store.newsletters().await?;
+    let newsletters = state.store.newsletters().all().await?;
     let now = Utc::now();
     let body = html! {
         p { a href="/admin/newsletters/new" { "New newsletter" } }

@@ -77,7 +77,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let newsletters = state.store.newsletters().await?;
+    let newsletters = state.store.newsletters().all().await?;
     let filter = query.filter(&newsletters);
     let found =
         queries::subscribers_page(&state.store, &filter, query.after, PAGE_SIZE + 1).await?;
@@ -145,7 +145,7 @@ pub async fn export_csv(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let newsletters = state.store.newsletters().await?;
+    let newsletters = state.store.newsletters().all().await?;
     let filter = query.filter(&newsletters);
     let store = state.store.clone();
     let header = web::Bytes::from_static(export::CSV_HEADER.as_bytes());

@@ -64,7 +64,8 @@ pub async fn issue_response(store: &Store, mut issue: Issue) -> Result<IssueView
             .ok_or(IssueError::NotFound(issue.id))?;
     }
     let newsletter = store
-        .newsletter_by_id(issue.newsletter_id)
+        .newsletters()
+        .by_id(issue.newsletter_id)
         .await?
         .ok_or(IssueError::NotFound(issue.id))?;
     let stories = store.issue_stories(issue.id).await?;

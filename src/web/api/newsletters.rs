@@ -88,7 +88,7 @@ async fn create(
 )]
 #[get("/api/newsletters")]
 async fn list(_client: ApiClient, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let newsletters = state.store.newsletters().await?;
+    let newsletters = state.store.newsletters().all().await?;
     Ok(HttpResponse::Ok().json(NewsletterList {
         newsletters: newsletters
             .iter()

@@ -76,7 +76,8 @@ async fn published_newsletter(
 ) -> Result<Option<Newsletter>, HttpResponse> {
     state
         .store
-        .newsletter_by_slug(slug)
+        .newsletters()
+        .by_slug(slug)
         .await
         .map_err(|e| unavailable(&e))
 }

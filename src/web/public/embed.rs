@@ -13,7 +13,7 @@ use crate::newsletters::Newsletter;
 use crate::web::AppState;
 
 pub async fn page_handler(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let Ok(newsletters) = state.store.newsletters().await else {
+    let Ok(newsletters) = state.store.newsletters().all().await else {
         return unavailable(&state, Locale::En);
     };
     let chosen: Vec<String> = query_param(&req, "newsletter")

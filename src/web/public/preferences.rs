@@ -135,7 +135,7 @@ fn failed(state: &AppState, error: &dyn std::fmt::Display) -> HttpResponse {
 async fn show(state: &AppState, token: &str, id: i64, notice: Notice) -> HttpResponse {
     let (view, newsletters) = match (
         manage::subscriber_view(&state.store, id).await,
-        state.store.newsletters().await,
+        state.store.newsletters().all().await,
     ) {
         (Ok(Some(view)), Ok(newsletters)) => (view, newsletters),
         // Erased: the link has nothing left to manage.
