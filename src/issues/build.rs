@@ -6,10 +6,7 @@
 //! key makes a scheduled slot produce one issue however many instances
 //! fire it.
 
-use sqlx::AnyConnection;
-
-use super::store::{ISSUE_COLUMNS, Issue};
-use super::{IssueError, IssueStatus};
+use super::{Issue, IssueError, IssueStatus};
 use crate::newsletters::Newsletter;
 use crate::store::{Store, StoreError, now_ms};
 use crate::stories::Story;
@@ -48,15 +45,15 @@ pub async fn build_issue(
             Err(Attempt::SlotTaken) => {
                 // The slot was taken: report the existing issue.
                 let existing = match slot {
-                    Some(slot) => store.issue_for_slot(newsletter.id, slot).await?,
+                    Some(slot) => store.issues().for_slot(newsletter.id, slot).await?,
                     None => None,
                 };
                 return match existing {
                     Some(issue) => Ok(BuildOutcome::AlreadyExists(issue.id)),
                     None if tries < BUILD_TRIES => continue,
-                    None => Err(IssueError::Store(StoreError::Sql(sqlx::Error::Protocol(
-                        "issue slot taken but not found".into(),
-                    )))),
+                    None => Err(IssueError::Store(StoreError::Inconsistent(
+                        "issue slot taken but not found",
+                    ))),
                 };
             }
             Err(Attempt::Failed(error)) if error.is_unique_violation() && tries < BUILD_TRIES => {
@@ -94,33 +91,17 @@ async fn try_build(
     let mut tx = store.begin_write().await?;
     // The issue row first: it takes the write lock at once on SQLite and
     // settles the slot before any work is done.
-    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
-        "INSERT INTO issues (newsletter_id, slot_at, status, subject, created_at, updated_at) \
-         VALUES ($1, $2, 'draft', '', $3, $3) RETURNING id",
-    )
-    .bind(newsletter.id)
-    .bind(slot)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await;
-    let issue_id = match inserted {
+    let issue_id = match tx.issues().insert_draft(newsletter.id, slot, now).await {
         Ok(id) => id,
-        Err(error) if crate::store::is_unique_violation(&error) => return Err(Attempt::SlotTaken),
+        Err(error) if error.is_unique_violation() => return Err(Attempt::SlotTaken),
         Err(error) => return Err(error.into()),
     };
-    let since = window_start(&mut tx, newsletter, issue_id).await?;
+    let since = window_start(tx.issues(), newsletter, issue_id).await?;
     let stories = select_stories(tx.stories(), newsletter, since, now).await?;
     for (position, story) in stories.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO issue_stories (issue_id, newsletter_id, story_id, position) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(issue_id)
-        .bind(newsletter.id)
-        .bind(story.id)
-        .bind(position as i64)
-        .execute(&mut *tx)
-        .await?;
+        tx.issues()
+            .add_story(issue_id, newsletter.id, story.id, position as i64)
+            .await?;
     }
     let skip = stories.is_empty() && newsletter.skip_when_empty;
     let (status, skip_reason) = if skip {
@@ -131,17 +112,15 @@ async fn try_build(
     } else {
         (IssueStatus::Draft, None)
     };
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE issues SET status = $1, subject = $2, skip_reason = $3 WHERE id = $4 \
-         RETURNING {ISSUE_COLUMNS}"
-    )))
-    .bind(status.as_str())
-    .bind(default_subject(newsletter, &stories))
-    .bind(skip_reason)
-    .bind(issue_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let issue = Issue::from_row(&row)?;
+    let issue = tx
+        .issues()
+        .finish_build(
+            issue_id,
+            status,
+            &default_subject(newsletter, &stories),
+            skip_reason,
+        )
+        .await?;
     tx.commit().await?;
     Ok(if skip {
         BuildOutcome::Skipped(issue)
@@ -163,18 +142,13 @@ fn default_subject(newsletter: &Newsletter, stories: &[Story]) -> String {
 /// went or may go out (skipped, missed and cancelled ones do not count), or
 /// from the newsletter's creation for its first issue.
 async fn window_start(
-    conn: &mut AnyConnection,
+    mut issues: crate::store::issues::Issues<'_>,
     newsletter: &Newsletter,
     exclude_issue: i64,
-) -> Result<i64, sqlx::Error> {
-    let previous: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(created_at) FROM issues WHERE newsletter_id = $1 AND id <> $2 \
-         AND status NOT IN ('skipped', 'missed', 'cancelled')",
-    )
-    .bind(newsletter.id)
-    .bind(exclude_issue)
-    .fetch_one(conn)
-    .await?;
+) -> Result<i64, StoreError> {
+    let previous = issues
+        .last_counted_created_at(newsletter.id, exclude_issue)
+        .await?;
     Ok(previous.unwrap_or(newsletter.created_at))
 }
 
@@ -183,10 +157,7 @@ pub async fn candidate_stories(
     store: &Store,
     newsletter: &Newsletter,
 ) -> Result<Vec<Story>, IssueError> {
-    let since = {
-        let mut conn = store.pool().acquire().await?;
-        window_start(&mut conn, newsletter, 0).await?
-    };
+    let since = window_start(store.issues(), newsletter, 0).await?;
     Ok(select_stories(store.stories(), newsletter, since, now_ms()).await?)
 }
 

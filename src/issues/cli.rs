@@ -51,7 +51,7 @@ async fn current_or_new_draft(
     store: &Store,
     newsletter: &Newsletter,
 ) -> Result<Option<Issue>, IssueError> {
-    if let Some(draft) = store.current_draft(newsletter.id).await? {
+    if let Some(draft) = store.issues().current_draft(newsletter.id).await? {
         return Ok(Some(draft));
     }
     // Building a skipped issue just to preview it would leave a trace for
@@ -105,13 +105,13 @@ async fn preview(store: &Store, settings: &Settings, slug: &str, text: bool) -> 
 
 async fn send(store: &Store, slug: &str, dry_run: bool) -> anyhow::Result<()> {
     let newsletter = newsletter(store, slug).await?;
-    let recipients = store.count_active_recipients(newsletter.id).await?;
+    let recipients = store.issues().count_recipients(newsletter.id).await?;
     if dry_run {
-        let (label, subject, stories) = match store.current_draft(newsletter.id).await? {
+        let (label, subject, stories) = match store.issues().current_draft(newsletter.id).await? {
             Some(draft) => (
                 format!("draft issue {}", draft.id),
                 draft.subject.clone(),
-                store.issue_stories(draft.id).await?,
+                store.stories().of_issue(draft.id).await?,
             ),
             None => {
                 let stories = candidate_stories(store, &newsletter).await?;

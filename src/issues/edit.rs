@@ -9,8 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
-use super::store::{ISSUE_COLUMNS, Issue};
-use super::{IssueError, IssueStatus};
+use super::{Issue, IssueError, IssueStatus};
 use crate::store::{Store, now_ms};
 use crate::stories::input::text_line;
 
@@ -137,28 +136,15 @@ pub async fn edit_draft(
     let mut tx = store.begin_write().await?;
     // Claim the row first (the write lock on SQLite, a row lock on
     // PostgreSQL) and learn whether it is still a draft.
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE issues SET updated_at = $1 WHERE id = $2 AND status = 'draft' \
-         RETURNING {ISSUE_COLUMNS}"
-    )))
-    .bind(now_ms())
-    .bind(issue_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
+    let Some(current) = tx.issues().take_draft(issue_id, now_ms()).await? else {
         drop(tx);
-        return Err(match store.issue_by_id(issue_id).await? {
+        return Err(match store.issues().by_id(issue_id).await? {
             Some(issue) => IssueError::NotDraft(issue.status),
             None => IssueError::NotFound(issue_id),
         });
     };
-    let current = Issue::from_row(&row)?;
     if let Some(order) = &edit.story_ids {
-        let present: Vec<i64> =
-            sqlx::query_scalar("SELECT story_id FROM issue_stories WHERE issue_id = $1")
-                .bind(issue_id)
-                .fetch_all(&mut *tx)
-                .await?;
+        let present = tx.issues().story_ids(issue_id).await?;
         if let Some(stranger) = order.iter().find(|id| !present.contains(id)) {
             let mut fields = BTreeMap::new();
             fields.insert(
@@ -168,34 +154,22 @@ pub async fn edit_draft(
             return Err(InvalidEdit { fields }.into());
         }
         for dropped in present.iter().filter(|id| !order.contains(id)) {
-            sqlx::query("DELETE FROM issue_stories WHERE issue_id = $1 AND story_id = $2")
-                .bind(issue_id)
-                .bind(dropped)
-                .execute(&mut *tx)
-                .await?;
+            tx.issues().remove_story(issue_id, *dropped).await?;
         }
         for (position, story_id) in order.iter().enumerate() {
-            sqlx::query(
-                "UPDATE issue_stories SET position = $1 WHERE issue_id = $2 AND story_id = $3",
-            )
-            .bind(position as i64)
-            .bind(issue_id)
-            .bind(story_id)
-            .execute(&mut *tx)
-            .await?;
+            tx.issues()
+                .set_story_position(issue_id, *story_id, position as i64)
+                .await?;
         }
     }
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE issues SET subject = $1, preheader = $2, intro = $3 WHERE id = $4 \
-         RETURNING {ISSUE_COLUMNS}"
-    )))
-    .bind(edit.subject.unwrap_or(current.subject))
-    .bind(edit.preheader.unwrap_or(current.preheader))
-    .bind(edit.intro.unwrap_or(current.intro))
-    .bind(issue_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let issue = Issue::from_row(&row)?;
+    let subject = edit.subject.unwrap_or(current.subject);
+    let preheader = edit.preheader.unwrap_or(current.preheader);
+    let intro = edit.intro.unwrap_or(current.intro);
+    let issue = tx
+        .issues()
+        .set_texts(issue_id, &subject, preheader.as_deref(), intro.as_deref())
+        .await?
+        .ok_or(IssueError::NotFound(issue_id))?;
     tx.commit().await?;
     debug_assert_eq!(issue.status, IssueStatus::Draft);
     Ok(issue)

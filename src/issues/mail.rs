@@ -114,7 +114,12 @@ impl Renderer for DigestRenderer {
                 .drain()
                 .collect();
             for issue_id in touched {
-                if let Err(error) = self.store.mark_issue_sent_if_done(issue_id).await {
+                if let Err(error) = self
+                    .store
+                    .issues()
+                    .mark_sent_if_done(issue_id, crate::store::now_ms())
+                    .await
+                {
                     tracing::warn!(issue_id, %error, "cannot mark issue as sent");
                 }
             }

@@ -15,63 +15,14 @@ pub mod mail;
 pub mod prepare;
 pub mod render;
 pub mod send;
-pub mod store;
 pub mod test_recipients;
 pub mod timing;
 
-use std::fmt;
-
+pub use crate::store::issues::{DeliveryCounts, Issue, IssueContent, IssueStatus};
 pub use build::{BuildOutcome, build_issue};
-pub use store::{DeliveryCounts, Issue, IssueContent};
 
 use crate::newsletters::NewsletterError;
 use crate::store::StoreError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IssueStatus {
-    Draft,
-    Sending,
-    Sent,
-    Cancelled,
-    Skipped,
-    Missed,
-}
-
-impl IssueStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IssueStatus::Draft => "draft",
-            IssueStatus::Sending => "sending",
-            IssueStatus::Sent => "sent",
-            IssueStatus::Cancelled => "cancelled",
-            IssueStatus::Skipped => "skipped",
-            IssueStatus::Missed => "missed",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<IssueStatus> {
-        Some(match raw {
-            "draft" => IssueStatus::Draft,
-            "sending" => IssueStatus::Sending,
-            "sent" => IssueStatus::Sent,
-            "cancelled" => IssueStatus::Cancelled,
-            "skipped" => IssueStatus::Skipped,
-            "missed" => IssueStatus::Missed,
-            _ => return None,
-        })
-    }
-
-    /// Whether subscribers may have it: the archive shows these.
-    pub fn is_published(self) -> bool {
-        matches!(self, IssueStatus::Sending | IssueStatus::Sent)
-    }
-}
-
-impl fmt::Display for IssueStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {

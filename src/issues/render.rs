@@ -7,7 +7,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use email_templates::{Digest, Locale, PersonalisedTemplate, Recipient, RenderedEmail, Templates};
 
-use super::store::IssueContent;
+use super::IssueContent;
 use crate::config::Settings;
 use crate::links::LinkSigner;
 use crate::templates::site;

@@ -6,12 +6,11 @@
 //! idempotent: sending twice, or from two instances, adds no second row.
 //! The delivery workers then render the issue once and personalise it per
 //! row; the issue becomes `sent` when no row is left pending or in flight
-//! ([`crate::store::Store::mark_issue_sent_if_done`]).
+//! (`store::issues::Issues::mark_sent_if_done`).
 
 use email_templates::Templates;
 
-use super::store::{ISSUE_COLUMNS, Issue};
-use super::{IssueError, IssueStatus, render};
+use super::{Issue, IssueError, IssueStatus, render};
 use crate::config::Settings;
 use crate::delivery::outbox::{self, MailBody, MailWaker, OneOffMail};
 use crate::links::LinkSigner;
@@ -29,44 +28,21 @@ pub async fn send_issue(
 ) -> Result<Issue, IssueError> {
     let now = now_ms();
     let mut tx = store.begin_write().await?;
-    let newsletter_id: Option<i64> = sqlx::query_scalar(
-        "UPDATE issues SET status = 'sending', send_at = COALESCE(send_at, $1), updated_at = $1 \
-         WHERE id = $2 AND status IN ('draft', 'sending') RETURNING newsletter_id",
-    )
-    .bind(now)
-    .bind(issue_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(newsletter_id) = newsletter_id else {
+    let Some(newsletter_id) = tx.issues().start_sending(issue_id, now).await? else {
         drop(tx);
-        return Err(match store.issue_by_id(issue_id).await? {
+        return Err(match store.issues().by_id(issue_id).await? {
             Some(issue) => IssueError::WrongStatus(issue.status, "sent"),
             None => IssueError::NotFound(issue_id),
         });
     };
-    sqlx::query(
-        "INSERT INTO deliveries (kind, issue_id, subscriber_id, recipient, status, attempts, \
-         next_attempt_at, created_at) \
-         SELECT 'digest', $1, s.id, s.email, 'pending', 0, $2, $2 \
-         FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id \
-         WHERE sub.newsletter_id = $3 AND sub.status = 'active' AND s.status = 'active' \
-         AND s.paused = 0 \
-         ON CONFLICT (issue_id, subscriber_id) DO NOTHING",
-    )
-    .bind(issue_id)
-    .bind(now)
-    .bind(newsletter_id)
-    .execute(&mut *tx)
-    .await?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE issues SET total_count = (SELECT COUNT(*) FROM deliveries \
-           WHERE issue_id = $1 AND kind = 'digest') \
-         WHERE id = $1 RETURNING {ISSUE_COLUMNS}"
-    )))
-    .bind(issue_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let mut issue = Issue::from_row(&row)?;
+    tx.issues()
+        .queue_digests(issue_id, newsletter_id, now)
+        .await?;
+    let mut issue = tx
+        .issues()
+        .recount(issue_id)
+        .await?
+        .ok_or(IssueError::NotFound(issue_id))?;
     tx.commit().await?;
     tracing::info!(
         issue_id,
@@ -74,9 +50,14 @@ pub async fn send_issue(
         "issue queued for sending"
     );
     // With no recipients there is nothing for a worker to finish.
-    if store.mark_issue_sent_if_done(issue_id).await? {
+    if store
+        .issues()
+        .mark_sent_if_done(issue_id, crate::store::now_ms())
+        .await?
+    {
         issue = store
-            .issue_by_id(issue_id)
+            .issues()
+            .by_id(issue_id)
             .await?
             .ok_or(IssueError::NotFound(issue_id))?;
     }
@@ -90,43 +71,26 @@ pub async fn send_issue(
 /// subscribers have them.
 pub async fn cancel_issue(store: &Store, issue_id: i64) -> Result<Issue, IssueError> {
     let mut tx = store.begin_write().await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM issues WHERE id = $1")
-        .bind(issue_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let status = status
-        .as_deref()
-        .and_then(IssueStatus::parse)
+    let status = tx
+        .issues()
+        .status(issue_id)
+        .await?
         .ok_or(IssueError::NotFound(issue_id))?;
     if !matches!(status, IssueStatus::Draft | IssueStatus::Sending) {
         return Err(IssueError::WrongStatus(status, "cancelled"));
     }
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE issues SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = $3 \
-         RETURNING {ISSUE_COLUMNS}"
-    )))
-    .bind(now_ms())
-    .bind(issue_id)
-    .bind(status.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    // Another request changed it between the read and the update.
-    let Some(row) = row else {
+    // Another request may change it between the read and the update.
+    let Some(issue) = tx
+        .issues()
+        .change_status(issue_id, status, IssueStatus::Cancelled, now_ms())
+        .await?
+    else {
         return Err(IssueError::WrongStatus(status, "cancelled"));
     };
-    let issue = Issue::from_row(&row)?;
     if status == IssueStatus::Draft {
-        sqlx::query("DELETE FROM issue_stories WHERE issue_id = $1")
-            .bind(issue_id)
-            .execute(&mut *tx)
-            .await?;
+        tx.issues().remove_stories(issue_id).await?;
     }
-    sqlx::query(
-        "UPDATE deliveries SET status = 'cancelled' WHERE issue_id = $1 AND status = 'pending'",
-    )
-    .bind(issue_id)
-    .execute(&mut *tx)
-    .await?;
+    tx.issues().cancel_pending_digests(issue_id).await?;
     tx.commit().await?;
     Ok(issue)
 }

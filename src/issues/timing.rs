@@ -12,8 +12,7 @@ use chrono_tz::Tz;
 
 use super::edit::InvalidEdit;
 use super::send::send_issue;
-use super::store::{ISSUE_COLUMNS, Issue};
-use super::{IssueError, IssueStatus};
+use super::{Issue, IssueError, IssueStatus};
 use crate::delivery::outbox::MailWaker;
 use crate::store::{Store, now_ms};
 
@@ -64,18 +63,13 @@ pub async fn schedule_send(
             "must be in the future; use Send now to send at once",
         ));
     }
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE issues SET send_at = $1, skip_reason = NULL, updated_at = $2 \
-         WHERE id = $3 AND status = 'draft' RETURNING {ISSUE_COLUMNS}"
-    )))
-    .bind(at.map(|at| at.timestamp_millis()))
-    .bind(now_ms())
-    .bind(issue_id)
-    .fetch_optional(store.pool())
-    .await?;
-    match row {
-        Some(row) => Ok(Issue::from_row(&row)?),
-        None => Err(match store.issue_by_id(issue_id).await? {
+    let scheduled = store
+        .issues()
+        .schedule_draft(issue_id, at.map(|at| at.timestamp_millis()), now_ms())
+        .await?;
+    match scheduled {
+        Some(issue) => Ok(issue),
+        None => Err(match store.issues().by_id(issue_id).await? {
             Some(issue) => IssueError::WrongStatus(issue.status, "scheduled"),
             None => IssueError::NotFound(issue_id),
         }),
@@ -92,32 +86,22 @@ pub async fn send_due_issues(
     grace: chrono::Duration,
 ) -> Result<Vec<i64>, IssueError> {
     let now = now.timestamp_millis();
-    let stale = sqlx::query(
-        "UPDATE issues SET send_at = NULL, skip_reason = $1, updated_at = $2 \
-         WHERE status = 'draft' AND send_at IS NOT NULL AND send_at < $3",
-    )
-    .bind(
-        "Its scheduled send time passed while Gazette was not running \
-         (longer ago than scheduling.catch_up_grace); send or schedule it again.",
-    )
-    .bind(now_ms())
-    .bind(now - grace.num_milliseconds())
-    .execute(store.pool())
-    .await?
-    .rows_affected();
+    let stale = store
+        .issues()
+        .unschedule_due_before(
+            now - grace.num_milliseconds(),
+            "Its scheduled send time passed while Gazette was not running \
+             (longer ago than scheduling.catch_up_grace); send or schedule it again.",
+            now_ms(),
+        )
+        .await?;
     if stale > 0 {
         tracing::warn!(
             issues = stale,
             "scheduled sends missed while down; left as drafts"
         );
     }
-    let due: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM issues WHERE status = 'draft' AND send_at IS NOT NULL AND send_at <= $1 \
-         ORDER BY send_at, id",
-    )
-    .bind(now)
-    .fetch_all(store.pool())
-    .await?;
+    let due = store.issues().due_drafts(now).await?;
     let mut sent = Vec::new();
     for issue_id in due {
         match send_issue(store, waker, issue_id).await {
@@ -138,12 +122,10 @@ pub async fn next_due(
     store: &Store,
     after: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, IssueError> {
-    let next: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(send_at) FROM issues WHERE status = 'draft' AND send_at > $1",
-    )
-    .bind(after.timestamp_millis())
-    .fetch_one(store.pool())
-    .await?;
+    let next = store
+        .issues()
+        .next_send_at(after.timestamp_millis())
+        .await?;
     Ok(next.and_then(DateTime::from_timestamp_millis))
 }
 

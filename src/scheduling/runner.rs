@@ -261,11 +261,7 @@ impl Scheduler {
     /// the last change of the newsletter (a schedule set or resumed today
     /// owes nothing from before).
     async fn last_slot(&self, newsletter: &Newsletter) -> Result<DateTime<Utc>, StoreError> {
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(slot_at) FROM issues WHERE newsletter_id = $1")
-                .bind(newsletter.id)
-                .fetch_one(self.store.pool())
-                .await?;
+        let last = self.store.issues().last_slot(newsletter.id).await?;
         let since = last.unwrap_or(i64::MIN).max(newsletter.updated_at);
         Ok(DateTime::from_timestamp_millis(since).unwrap_or_default())
     }
@@ -275,22 +271,20 @@ impl Scheduler {
         newsletter: &Newsletter,
         slot: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let now = now_ms();
-        let inserted = sqlx::query(
-            "INSERT INTO issues (newsletter_id, slot_at, status, skip_reason, created_at, updated_at) \
-             VALUES ($1, $2, 'missed', $3, $4, $4) ON CONFLICT (newsletter_id, slot_at) DO NOTHING",
-        )
-        .bind(newsletter.id)
-        .bind(slot.timestamp_millis())
-        .bind("Gazette was not running at this time; older than scheduling.catch_up_grace")
-        .bind(now)
-        .execute(self.store.pool())
-        .await?
-        .rows_affected();
-        if inserted > 0 {
+        let inserted = self
+            .store
+            .issues()
+            .insert_missed(
+                newsletter.id,
+                slot.timestamp_millis(),
+                "Gazette was not running at this time; older than scheduling.catch_up_grace",
+                now_ms(),
+            )
+            .await?;
+        if inserted {
             tracing::warn!(newsletter = %newsletter.slug, %slot, "schedule slot missed while down");
         }
-        Ok(inserted as usize)
+        Ok(usize::from(inserted))
     }
 
     async fn fire(
@@ -327,15 +321,15 @@ impl Scheduler {
         if newsletter.review_before_send {
             return Ok(());
         }
-        let stranded: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM issues WHERE newsletter_id = $1 AND status = 'draft' \
-             AND slot_at IS NOT NULL AND slot_at >= $2 AND created_at < $3",
-        )
-        .bind(newsletter.id)
-        .bind(not_before.timestamp_millis())
-        .bind(now_ms() - 60_000)
-        .fetch_all(self.store.pool())
-        .await?;
+        let stranded = self
+            .store
+            .issues()
+            .slot_drafts(
+                newsletter.id,
+                not_before.timestamp_millis(),
+                now_ms() - 60_000,
+            )
+            .await?;
         for issue_id in stranded {
             tracing::warn!(
                 issue_id,
@@ -353,9 +347,14 @@ impl Scheduler {
         issue_id: i64,
         subject: &str,
     ) -> Result<(), SchedulingError> {
-        let editors: Vec<String> = sqlx::query_scalar("SELECT email FROM users ORDER BY id")
-            .fetch_all(self.store.pool())
-            .await?;
+        let editors: Vec<String> = self
+            .store
+            .users()
+            .all()
+            .await?
+            .into_iter()
+            .map(|user| user.email)
+            .collect();
         if editors.is_empty() {
             tracing::info!(
                 issue_id,
@@ -363,11 +362,7 @@ impl Scheduler {
             );
             return Ok(());
         }
-        let story_count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM issue_stories WHERE issue_id = $1")
-                .bind(issue_id)
-                .fetch_one(self.store.pool())
-                .await?;
+        let story_count = self.store.issues().story_ids(issue_id).await?.len();
         let site = crate::templates::site(&self.settings);
         let review_url = format!("{}/admin/issues/{issue_id}", self.settings.base_url());
         let locale: Locale = newsletter.locale.parse().unwrap_or_default();
@@ -376,7 +371,7 @@ impl Scheduler {
             locale,
             newsletter_name: &newsletter.name,
             subject,
-            story_count: usize::try_from(story_count).unwrap_or(0),
+            story_count,
             review_url: &review_url,
         });
         let mut tx = self.store.begin_write().await?;

@@ -22,6 +22,7 @@ mod checkpointer;
 mod direct;
 pub mod feeds;
 mod handle;
+pub mod issues;
 pub mod newsletters;
 pub mod rows;
 pub mod secrets;
@@ -58,6 +59,10 @@ pub enum StoreError {
     Timeout(Duration),
     #[error("database error: {0}")]
     Direct(#[from] DirectError),
+    /// What the database holds contradicts itself (a row just reported
+    /// there is not found).
+    #[error("database error: {0}")]
+    Inconsistent(&'static str),
 }
 
 impl StoreError {

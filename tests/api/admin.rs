@@ -653,7 +653,7 @@ async fn editor_schedules_builds_edits_previews_tests_and_sends(backend: Backend
     assert_eq!(built.status(), StatusCode::SEE_OTHER);
     let issue_path = location(&built);
     let issue_id: i64 = issue_path.rsplit('/').next().unwrap().parse().unwrap();
-    let stories = app.store.issue_stories(issue_id).await.unwrap();
+    let stories = app.store.stories().of_issue(issue_id).await.unwrap();
     assert_eq!(stories.len(), 2);
 
     // Edit: new subject, the second story first, the first dropped.
@@ -674,11 +674,12 @@ async fn editor_schedules_builds_edits_previews_tests_and_sends(backend: Backend
         )
         .await;
     assert_eq!(edited.status(), StatusCode::SEE_OTHER);
-    let issue = app.store.issue_by_id(issue_id).await.unwrap().unwrap();
+    let issue = app.store.issues().by_id(issue_id).await.unwrap().unwrap();
     assert_eq!(issue.subject, "This week in town");
     let kept: Vec<i64> = app
         .store
-        .issue_stories(issue_id)
+        .stories()
+        .of_issue(issue_id)
         .await
         .unwrap()
         .iter()
@@ -1074,7 +1075,7 @@ async fn a_draft_is_cancelled_and_editing_it_then_is_refused(backend: Backend) {
         .await;
     assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
     let id: i64 = issue_path.rsplit('/').next().unwrap().parse().unwrap();
-    let issue = app.store.issue_by_id(id).await.unwrap().unwrap();
+    let issue = app.store.issues().by_id(id).await.unwrap().unwrap();
     assert_eq!(issue.status.as_str(), "cancelled");
     // A cancelled issue is not a draft: the edit is refused with a page.
     let edit = app
@@ -1088,7 +1089,7 @@ async fn a_draft_is_cancelled_and_editing_it_then_is_refused(backend: Backend) {
             .contains("only a draft can be edited")
     );
     assert_ne!(
-        app.store.issue_by_id(id).await.unwrap().unwrap().subject,
+        app.store.issues().by_id(id).await.unwrap().unwrap().subject,
         "Too late"
     );
 }

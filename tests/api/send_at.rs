@@ -35,7 +35,8 @@ async fn digests(app: &TestApp, issue_id: i64) -> i64 {
 
 async fn status_of(app: &TestApp, issue_id: i64) -> String {
     app.store
-        .issue_by_id(issue_id)
+        .issues()
+        .by_id(issue_id)
         .await
         .unwrap()
         .unwrap()
@@ -123,7 +124,7 @@ async fn scheduled_draft_goes_out_once_at_its_time(backend: Backend) {
         )
         .await;
     assert_eq!(moved.status(), StatusCode::SEE_OTHER);
-    let stored = app.store.issue_by_id(issue_id).await.unwrap().unwrap();
+    let stored = app.store.issues().by_id(issue_id).await.unwrap().unwrap();
     assert_eq!(stored.send_at, Some(later.timestamp_millis()));
     let gap = app
         .admin_post(
@@ -181,7 +182,7 @@ async fn scheduled_send_missed_while_down_stays_a_draft(backend: Backend) {
             .sent_scheduled
             .is_empty()
     );
-    let issue = app.store.issue_by_id(issue_id).await.unwrap().unwrap();
+    let issue = app.store.issues().by_id(issue_id).await.unwrap().unwrap();
     assert_eq!(issue.status.to_string(), "draft");
     assert_eq!(issue.send_at, None);
     assert!(

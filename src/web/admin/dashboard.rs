@@ -34,8 +34,8 @@ pub async fn dashboard(
         }
     }
     let mut issues = Vec::new();
-    for (issue, slug) in queries::recent_issues(store, 10).await? {
-        let counts = store.delivery_counts(issue.id).await?;
+    for (issue, slug) in store.issues().recent(10).await? {
+        let counts = store.issues().delivery_counts(issue.id).await?;
         issues.push((issue, slug, counts));
     }
     let queue = store.outbox_depth().await?;

@@ -14,7 +14,6 @@ use super::auth::{Editor, see_other};
 use super::csrf::{self, Checked, NoFields};
 use super::error::AdminError;
 use super::layout::{opt_when, page, page_with_head, when};
-use super::queries;
 use crate::issues::edit::{DraftEdit, edit_draft};
 use crate::issues::render::{self, GMAIL_CLIP_BYTES};
 use crate::issues::send::{TestSendContext, cancel_issue, send_issue, send_test};
@@ -26,15 +25,23 @@ const SECTION: &str = "Issues";
 async fn find(state: &AppState, id: i64) -> Result<Issue, AdminError> {
     let issue = state
         .store
-        .issue_by_id(id)
+        .issues()
+        .by_id(id)
         .await?
         .ok_or(AdminError::NotFound)?;
     // A send whose rows are all done is marked sent on the way, as the API
     // does, so the page never shows "sending" for a finished issue.
-    if issue.status == IssueStatus::Sending && state.store.mark_issue_sent_if_done(id).await? {
+    if issue.status == IssueStatus::Sending
+        && state
+            .store
+            .issues()
+            .mark_sent_if_done(id, crate::store::now_ms())
+            .await?
+    {
         return state
             .store
-            .issue_by_id(id)
+            .issues()
+            .by_id(id)
             .await?
             .ok_or(AdminError::NotFound);
     }
@@ -42,7 +49,7 @@ async fn find(state: &AppState, id: i64) -> Result<Issue, AdminError> {
 }
 
 pub async fn list(editor: Editor, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    let issues = queries::recent_issues(&state.store, 100).await?;
+    let issues = state.store.issues().recent(100).await?;
     let newsletters = state.store.newsletters().all().await?;
     let body = html! {
         div class="actions" {
@@ -75,8 +82,8 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AdminError> {
     let issue = find(&state, *id).await?;
-    let stories = state.store.issue_stories(issue.id).await?;
-    let counts = state.store.delivery_counts(issue.id).await?;
+    let stories = state.store.stories().of_issue(issue.id).await?;
+    let counts = state.store.issues().delivery_counts(issue.id).await?;
     let base = format!("/admin/issues/{}", issue.id);
     let draft = issue.status == IssueStatus::Draft;
     let timezone = state
@@ -395,7 +402,7 @@ async fn progress_of(state: &AppState, id: i64) -> Result<Progress, AdminError> 
     // after its last row's outcome (and counter) is committed, so a "sent"
     // issue is always read with final counts.
     let issue = find(state, id).await?;
-    let rows = state.store.delivery_counts(id).await?;
+    let rows = state.store.issues().delivery_counts(id).await?;
     Ok(Progress::of(&issue, &rows))
 }
 

@@ -4,8 +4,6 @@
 
 use sqlx::Row;
 
-use crate::issues::Issue;
-use crate::issues::store::ISSUE_COLUMNS;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::search::{Page, filtered_rows};
 pub use crate::subscriptions::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
@@ -64,27 +62,6 @@ pub async fn signups_per_day(store: &Store, since_ms: i64) -> Result<Vec<(i64, i
         days.push((row.try_get("day")?, row.try_get("n")?));
     }
     Ok(days)
-}
-
-/// The newest issues, with their newsletter's slug.
-pub async fn recent_issues(store: &Store, limit: i64) -> Result<Vec<(Issue, String)>, StoreError> {
-    let columns = ISSUE_COLUMNS
-        .split(", ")
-        .map(|c| format!("i.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {columns}, n.slug AS newsletter_slug FROM issues i \
-         JOIN newsletters n ON n.id = i.newsletter_id ORDER BY i.id DESC LIMIT $1"
-    )))
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?;
-    let mut issues = Vec::new();
-    for row in &rows {
-        issues.push((Issue::from_row(row)?, row.try_get("newsletter_slug")?));
-    }
-    Ok(issues)
 }
 
 /// A page of the subscribers list, and where the next page starts when a

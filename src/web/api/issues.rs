@@ -57,9 +57,15 @@ impl From<IssueError> for ApiError {
 /// rows are all done is marked sent on the way (cheap, and it means the
 /// status is right even before a worker gets to it).
 pub async fn issue_response(store: &Store, mut issue: Issue) -> Result<IssueView, IssueError> {
-    if issue.status == IssueStatus::Sending && store.mark_issue_sent_if_done(issue.id).await? {
+    if issue.status == IssueStatus::Sending
+        && store
+            .issues()
+            .mark_sent_if_done(issue.id, crate::store::now_ms())
+            .await?
+    {
         issue = store
-            .issue_by_id(issue.id)
+            .issues()
+            .by_id(issue.id)
             .await?
             .ok_or(IssueError::NotFound(issue.id))?;
     }
@@ -68,13 +74,17 @@ pub async fn issue_response(store: &Store, mut issue: Issue) -> Result<IssueView
         .by_id(issue.newsletter_id)
         .await?
         .ok_or(IssueError::NotFound(issue.id))?;
-    let stories = store.issue_stories(issue.id).await?;
-    let counts = store.delivery_counts(issue.id).await?;
+    let stories = store.stories().of_issue(issue.id).await?;
+    let counts = store.issues().delivery_counts(issue.id).await?;
     Ok(IssueView::new(&issue, &newsletter.slug, &stories, counts))
 }
 
 async fn find(store: &Store, id: i64) -> Result<Issue, IssueError> {
-    store.issue_by_id(id).await?.ok_or(IssueError::NotFound(id))
+    store
+        .issues()
+        .by_id(id)
+        .await?
+        .ok_or(IssueError::NotFound(id))
 }
 
 /// An issue with its stories and delivery counts.

@@ -100,11 +100,10 @@ async fn list(
         .filter(|p| (1..=100_000).contains(p))
         .unwrap_or(1);
     let offset = (page - 1) * PER_PAGE;
+    let (mut listed, mut counted) = (state.store.issues(), state.store.issues());
     let (issues, total) = match tokio::try_join!(
-        state
-            .store
-            .published_issues(newsletter.id, PER_PAGE, offset),
-        state.store.count_published_issues(newsletter.id)
+        listed.published(newsletter.id, PER_PAGE, offset),
+        counted.count_published(newsletter.id)
     ) {
         Ok(found) => found,
         Err(error) => return unavailable(&error),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod feeds;
+mod issues;
 mod newsletters;
 mod stories;
 mod users;
