@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 use super::outbox::MailWaker;
 use super::record::UNRECORDED_MAX;
 use super::send::send_one;
-use super::store::ClaimedDelivery;
 use super::worker::{Engine, sleep_or_stop};
+use crate::store::outbox::ClaimedDelivery;
 use crate::store::{StoreError, now_ms};
 
 /// The longest an idle dispatcher sleeps: new rows from another instance
@@ -158,7 +158,7 @@ pub(super) async fn dispatch(
     while sends.join_next().await.is_some() {}
     engine.flush().await;
     drop(queue);
-    match engine.store.release_deliveries(&engine.instance).await {
+    match engine.store.deliveries().release(&engine.instance).await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "gave back claimed deliveries at shutdown"),
         Err(error) => {
@@ -182,7 +182,8 @@ fn claim(engine: &Arc<Engine>, batch: usize, lease_ms: i64) -> ClaimFuture {
         let lease_until = now_ms().saturating_add(lease_ms);
         engine
             .store
-            .claim_due_deliveries(&engine.instance, batch, lease_until)
+            .deliveries()
+            .claim_due(&engine.instance, batch, lease_until, now_ms())
             .await
     })
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
-use super::store::Outcome;
 use super::worker::Engine;
 use crate::store::Store;
+use crate::store::outbox::Outcome;
 
 /// Outcomes written per transaction at most.
 pub(super) const RECORD_BATCH: usize = 64;
@@ -106,7 +106,8 @@ async fn write_outcomes(store: &Store, outcomes: &mut Vec<Outcome>, bounce_thres
     let mut tries = 0;
     loop {
         match store
-            .record_delivery_outcomes(outcomes, bounce_threshold)
+            .deliveries()
+            .record(outcomes, bounce_threshold, crate::store::now_ms())
             .await
         {
             Ok(()) => break,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 
 use super::message::{self, Outgoing};
-use super::store::ClaimedDelivery;
+use crate::store::outbox::ClaimedDelivery;
 
 /// Why a row could not be rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]

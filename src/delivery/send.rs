@@ -13,10 +13,10 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::message;
 use super::render::{Letterhead, RenderError};
-use super::store::{ClaimedDelivery, Outcome};
 use super::transport::SendFailure;
 use super::worker::Engine;
 use crate::store::now_ms;
+use crate::store::outbox::{ClaimedDelivery, Outcome};
 use crate::telemetry::mask_email;
 
 const MAX_BACKOFF_MS: u64 = 3_600_000;

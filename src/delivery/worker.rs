@@ -133,7 +133,7 @@ fn instance_id() -> String {
 
 async fn refresh_queue_gauge(store: Store, shutdown: CancellationToken) {
     loop {
-        match store.outbox_depth().await {
+        match store.deliveries().depth().await {
             Ok(depth) => metrics::gauge!("gazette_outbox_pending").set(depth as f64),
             Err(error) => tracing::debug!(%error, "cannot read the outbox depth"),
         }

@@ -14,10 +14,10 @@ use futures_util::future::BoxFuture;
 
 use super::prepare::{PrepareError, PreparedIssue, prepare_issue};
 use crate::config::Settings;
+use crate::delivery::ClaimedDelivery;
 use crate::delivery::message::{ListInfo, Outgoing};
 use crate::delivery::outbox::MailKind;
 use crate::delivery::render::{Letterhead, RenderError, Renderer};
-use crate::delivery::store::ClaimedDelivery;
 use crate::links::LinkSigner;
 use crate::store::Store;
 

@@ -12,7 +12,7 @@ use email_templates::Templates;
 
 use super::{Issue, IssueError, IssueStatus, render};
 use crate::config::Settings;
-use crate::delivery::outbox::{self, MailBody, MailWaker, OneOffMail};
+use crate::delivery::outbox::{MailBody, MailWaker, OneOffMail};
 use crate::links::LinkSigner;
 use crate::newsletters::settings::is_plausible_address;
 use crate::store::{Store, now_ms};
@@ -135,22 +135,17 @@ pub async fn send_test(
     }
     let template = render::render_digest(context.templates, context.settings, &content, true)?;
     let email = render::editor_copy(&template, context.links);
-    let mut tx = context.store.begin_write().await?;
-    let delivery_id = outbox::enqueue(
-        &mut tx,
-        &OneOffMail {
-            kind: super::mail::TEST_COPY,
-            subscriber_id: None,
-            recipient: address,
-            body: MailBody::Rendered {
-                subject: &email.subject,
-                html: &email.html,
-                text: &email.text,
-            },
+    let copy = OneOffMail {
+        kind: super::mail::TEST_COPY,
+        subscriber_id: None,
+        recipient: address,
+        body: MailBody::Rendered {
+            subject: &email.subject,
+            html: &email.html,
+            text: &email.text,
         },
-    )
-    .await?;
-    tx.commit().await?;
+    };
+    let delivery_id = context.store.outbox().enqueue(&copy, now_ms()).await?;
     context.waker.wake();
     Ok(delivery_id)
 }

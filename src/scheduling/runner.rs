@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::delivery::outbox::{self, MailBody, MailKind, MailWaker, OneOffMail};
+use crate::delivery::outbox::{MailBody, MailKind, MailWaker, OneOffMail};
 
 /// The email telling editors an issue waits for their review, stored
 /// rendered.
@@ -376,20 +376,17 @@ impl Scheduler {
         });
         let mut tx = self.store.begin_write().await?;
         for editor in &editors {
-            outbox::enqueue(
-                &mut tx,
-                &OneOffMail {
-                    kind: REVIEW_NOTICE,
-                    subscriber_id: None,
-                    recipient: editor,
-                    body: MailBody::Rendered {
-                        subject: &notice.subject,
-                        html: &notice.html,
-                        text: &notice.text,
-                    },
+            let mail = OneOffMail {
+                kind: REVIEW_NOTICE,
+                subscriber_id: None,
+                recipient: editor,
+                body: MailBody::Rendered {
+                    subject: &notice.subject,
+                    html: &notice.html,
+                    text: &notice.text,
                 },
-            )
-            .await?;
+            };
+            tx.outbox().enqueue(&mail, now_ms()).await?;
         }
         tx.commit().await?;
         self.waker.wake();

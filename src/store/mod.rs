@@ -24,6 +24,7 @@ pub mod feeds;
 mod handle;
 pub mod issues;
 pub mod newsletters;
+pub mod outbox;
 pub mod rows;
 pub mod secrets;
 pub mod stories;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use gazette::config::{DkimSettings, MailTransportKind, Settings, SmtpTls};
 use gazette::delivery::dkim::DkimSigner;
-use gazette::delivery::outbox::{MailBody, OneOffMail, enqueue};
+use gazette::delivery::outbox::{MailBody, OneOffMail};
 use gazette::startup::Application;
 use gazette::store::{Store, now_ms};
 use sqlx::Row;
@@ -56,9 +56,9 @@ struct Digest {
 impl TestApp {
     async fn enqueue_one_off_mail(&self, recipient: &str, subscriber_id: Option<i64>) -> i64 {
         let mut tx = self.store.begin_write().await.unwrap();
-        let id = enqueue(
-            &mut tx,
-            &OneOffMail {
+        let id = tx.outbox()
+            .enqueue(
+                &OneOffMail {
                 kind: gazette::subscriptions::signup::CONFIRMATION,
                 subscriber_id,
                 recipient,
@@ -68,8 +68,9 @@ impl TestApp {
                     text: "Open https://x.org/confirm?token=secret",
                 },
             },
-        )
-        .await
+                now_ms(),
+            )
+            .await
         .unwrap();
         tx.commit().await.unwrap();
         id
@@ -273,17 +274,19 @@ async fn confirmation_rows_are_rendered_at_send_and_unreadable_data_fails_alone(
             r#"{"token":"tok-123","locale":"fr","newsletters":["Le Matin"],"name":"Zoé"}"#,
         ),
     ] {
-        let id = enqueue(
-            &mut tx,
-            &OneOffMail {
-                kind: gazette::subscriptions::signup::CONFIRMATION,
-                subscriber_id: None,
-                recipient,
-                body: MailBody::Data(data),
-            },
-        )
-        .await
-        .unwrap();
+        let id = tx
+            .outbox()
+            .enqueue(
+                &OneOffMail {
+                    kind: gazette::subscriptions::signup::CONFIRMATION,
+                    subscriber_id: None,
+                    recipient,
+                    body: MailBody::Data(data),
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap();
         ids.push(id);
     }
     tx.commit().await.unwrap();
@@ -367,12 +370,22 @@ async fn digest_row_is_rendered_per_recipient_with_list_headers(backend: Backend
         .unwrap()
         .to_string();
     assert!(html.contains(&token), "the HTML carries Ann's own link");
-    let counts = app.store.delivery_progress(digest.issue_id).await.unwrap();
+    let counts = app
+        .store
+        .deliveries()
+        .progress(digest.issue_id)
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut counts = counts;
     while counts.sent < 2 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(30)).await;
-        counts = app.store.delivery_progress(digest.issue_id).await.unwrap();
+        counts = app
+            .store
+            .deliveries()
+            .progress(digest.issue_id)
+            .await
+            .unwrap();
     }
     assert_eq!((counts.total, counts.sent, counts.pending), (2, 2, 0));
     assert_eq!(digest.subscribers.len(), 2);
@@ -403,7 +416,12 @@ async fn digest_rows_of_unsubscribed_readers_are_cancelled(backend: Backend) {
     smtp.wait_for(1, WAIT).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let counts = app.store.delivery_progress(digest.issue_id).await.unwrap();
+        let counts = app
+            .store
+            .deliveries()
+            .progress(digest.issue_id)
+            .await
+            .unwrap();
         if counts.sent == 1 && counts.cancelled == 1 {
             break;
         }

@@ -16,10 +16,10 @@ use email_templates::{
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::ClaimedDelivery;
 use crate::delivery::message::{self, Outgoing};
 use crate::delivery::outbox::MailKind;
 use crate::delivery::render::{Letterhead, RenderError, Renderer};
-use crate::delivery::store::ClaimedDelivery;
 
 use crate::subscriptions::token::{CONFIRMATION_TOKEN_LIFETIME_HOURS, ConfirmationToken};
 

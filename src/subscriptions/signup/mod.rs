@@ -23,7 +23,7 @@ mod writer;
 
 use super::domain::{FieldError, NewsletterSlug, SubscriberEmail, SubscriberName};
 use super::store::{ClientMeta, ConsentSource};
-use crate::delivery::outbox::{self, MailBody, OneOffMail};
+use crate::delivery::outbox::{MailBody, OneOffMail};
 use crate::newsletters::Newsletter;
 use crate::store::StoreError;
 
@@ -165,7 +165,12 @@ pub(crate) async fn queue_confirmation(
     data: &ConfirmationData,
 ) -> Result<(), sqlx::Error> {
     let data = data.to_json();
-    outbox::enqueue(conn, &confirmation_mail(subscriber_id, recipient, &data)).await?;
+    crate::store::outbox::enqueue_on(
+        conn,
+        &confirmation_mail(subscriber_id, recipient, &data),
+        crate::store::now_ms(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Row};
 
 use super::writer::Prepared;
-use crate::delivery::outbox;
 use crate::store::rows::{self, InsertRows, Value};
 use crate::subscriptions::store::{
     ConsentKind, DailyCounter, count_today_by, count_today_by_direct, counter_shard, today,
@@ -325,7 +324,7 @@ fn signup_rows<'a>(
             data,
         ));
     }
-    let mails = outbox::one_off_rows(&mails, now);
+    let mails = crate::store::outbox::one_off_rows(&mails, now);
     [subscriptions, consents, tokens, mails]
 }
 

@@ -38,7 +38,7 @@ pub async fn dashboard(
         let counts = store.issues().delivery_counts(issue.id).await?;
         issues.push((issue, slug, counts));
     }
-    let queue = store.outbox_depth().await?;
+    let queue = store.deliveries().depth().await?;
     let now = Utc::now();
     let mut upcoming: Vec<_> = store
         .newsletters()

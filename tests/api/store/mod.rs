@@ -7,6 +7,7 @@
 mod feeds;
 mod issues;
 mod newsletters;
+mod outbox;
 mod stories;
 mod users;
 

@@ -1,5 +1,7 @@
-//! The outbox's SQL: claiming due rows under a lease, recording outcomes in
-//! batches, giving rows back at shutdown, counting hard bounces.
+//! The outbox: every email Gazette sends is a row of `deliveries`, written
+//! in the same transaction as the change that causes it
+//! ([`Outbox::enqueue`]), then claimed under a lease by the delivery
+//! workers, and its outcome recorded in batches.
 //!
 //! Claiming: PostgreSQL locks the chosen rows with `FOR UPDATE SKIP LOCKED`,
 //! so instances sharing a database never claim the same row; SQLite has one
@@ -12,7 +14,93 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::store::{Backend, Store, StoreError, now_ms};
+use super::handle::On;
+use super::rows::{self, Value};
+use super::{Backend, Store, StoreError, WriteTx};
+
+/// A kind of outbox row (`deliveries.kind`), named by the module that owns
+/// that mail (`issues::mail::DIGEST`, `subscriptions::signup::CONFIRMATION`
+/// …), which also registers its renderer with delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailKind(&'static str);
+
+impl MailKind {
+    pub const fn new(name: &'static str) -> MailKind {
+        MailKind(name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// A message for one recipient (everything but digests, which are
+/// rendered from their issue at send time).
+#[derive(Debug, Clone)]
+pub struct OneOffMail<'a> {
+    pub kind: MailKind,
+    pub subscriber_id: Option<i64>,
+    pub recipient: &'a str,
+    pub body: MailBody<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum MailBody<'a> {
+    /// Rendered in full when enqueued.
+    Rendered {
+        subject: &'a str,
+        html: &'a str,
+        text: &'a str,
+    },
+    /// Rendered by the sender from this record (a confirmation's data in
+    /// JSON): a small row for the commonest mail.
+    Data(&'a str),
+}
+
+const INSERT_ONE_OFF: &str = "INSERT INTO deliveries (kind, subscriber_id, recipient, subject, \
+     html_body, text_body, template_data, status, attempts, next_attempt_at, created_at) VALUES ";
+const ONE_OFF_ROW: &str = "(#, #, #, #, #, #, #, 'pending', 0, #, #)";
+
+/// The outbox rows of many messages, to be written with other rows of the
+/// same transaction by [`rows::insert_together`] (a group of signups).
+pub(crate) fn one_off_rows<'a>(mails: &[OneOffMail<'a>], now: i64) -> rows::InsertRows<'a> {
+    let mut rows = rows::InsertRows::new(INSERT_ONE_OFF, ONE_OFF_ROW);
+    for mail in mails {
+        let (subject, html, text, data) = match mail.body {
+            MailBody::Rendered {
+                subject,
+                html,
+                text,
+            } => (Some(subject), Some(html), Some(text), None),
+            MailBody::Data(data) => (None, None, None, Some(data)),
+        };
+        rows.push(&[
+            Value::Text(mail.kind.as_str()),
+            Value::MaybeInt(mail.subscriber_id),
+            Value::Text(mail.recipient),
+            Value::MaybeText(subject),
+            Value::MaybeText(html),
+            Value::MaybeText(text),
+            Value::MaybeText(data),
+            Value::Int(now),
+            Value::Int(now),
+        ]);
+    }
+    rows
+}
+
+/// Adds one message to the outbox on `conn` (the caller's transaction);
+/// its delivery id. For the signup paths that hold a bare connection until
+/// they are written by the store; everyone else uses [`Outbox::enqueue`].
+pub(crate) async fn enqueue_on(
+    conn: &mut AnyConnection,
+    mail: &OneOffMail<'_>,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    one_off_rows(std::slice::from_ref(mail), now)
+        .insert_returning_id(conn)
+        .await
+}
 
 /// A row this instance holds a lease on.
 #[derive(Debug, Clone)]
@@ -130,19 +218,60 @@ fn placeholders(from: usize, count: usize) -> String {
         .join(", ")
 }
 
+impl WriteTx {
+    pub fn outbox(&mut self) -> Outbox<'_> {
+        Outbox { on: On::Tx(self) }
+    }
+}
+
+/// The outbox as the code that queues mail sees it.
+pub struct Outbox<'a> {
+    on: On<'a>,
+}
+
+impl Outbox<'_> {
+    /// Adds one message to the outbox; its delivery id.
+    pub async fn enqueue(&mut self, mail: &OneOffMail<'_>, now: i64) -> Result<i64, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(enqueue_on(&mut conn, mail, now).await?)
+    }
+}
+
 impl Store {
-    /// Claims up to `limit` due rows for `instance` until `lease_until`,
-    /// one-off mail first.
-    pub async fn claim_due_deliveries(
+    /// The outbox as the delivery workers see it: claims, outcomes,
+    /// progress.
+    pub fn deliveries(&self) -> Deliveries<'_> {
+        Deliveries { store: self }
+    }
+
+    /// [`Outbox::enqueue`] outside a transaction (a test copy).
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox {
+            on: On::Pool(self.pool()),
+        }
+    }
+}
+
+pub struct Deliveries<'a> {
+    store: &'a Store,
+}
+
+impl Deliveries<'_> {
+    /// Claims up to `limit` rows due at `now` for `instance` until
+    /// `lease_until`, one-off mail first, oldest first.
+    pub async fn claim_due(
         &self,
         instance: &str,
         limit: usize,
         lease_until: i64,
+        now: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let mut claimed = self.claim_kind(false, instance, limit, lease_until).await?;
+        let mut claimed = self
+            .claim_kind(false, instance, limit, lease_until, now)
+            .await?;
         if claimed.len() < limit {
             let digests = self
-                .claim_kind(true, instance, limit - claimed.len(), lease_until)
+                .claim_kind(true, instance, limit - claimed.len(), lease_until, now)
                 .await?;
             claimed.extend(digests);
         }
@@ -155,13 +284,14 @@ impl Store {
         instance: &str,
         limit: usize,
         lease_until: i64,
+        now: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let sql = claim_sql(self.backend(), digest);
-        let now = now_ms();
+        let store = self.store;
+        let sql = claim_sql(store.backend(), digest);
         // SQLite always has the direct writer, so its one-off claims take
         // it (the signups' own connection, one blocking call); the digest
         // claims also read their recipients, in the claim's transaction
-        if let (false, Some(direct)) = (digest, self.direct()) {
+        if let (false, Some(direct)) = (digest, store.direct()) {
             let instance = instance.to_owned();
             let mut claimed = direct
                 .write(move |tx| {
@@ -182,12 +312,12 @@ impl Store {
             .bind(instance)
             .bind(now)
             .bind(limit as i64);
-        let mut claimed = match self.backend() {
+        let mut claimed = match store.backend() {
             // One statement, so one round trip, and the digest rows'
             // recipients are read in it: the claim and the read stand or
             // fall together.
             Backend::Postgres => query
-                .fetch_all(self.pool())
+                .fetch_all(store.pool())
                 .await?
                 .iter()
                 .map(|row| {
@@ -200,7 +330,7 @@ impl Store {
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?,
             Backend::Sqlite => {
-                let mut tx = self.begin_write().await?;
+                let mut tx = store.begin_write().await?;
                 let mut claimed = query
                     .fetch_all(&mut *tx)
                     .await?
@@ -224,12 +354,13 @@ impl Store {
 
     /// Writes a batch of outcomes in one transaction: sent and cancelled
     /// rows in one statement each, the rarer failures one by one.
-    pub async fn record_delivery_outcomes(
+    pub async fn record(
         &self,
         outcomes: &[Outcome],
         bounce_threshold: u32,
+        now: i64,
     ) -> Result<(), StoreError> {
-        let now = now_ms();
+        let store = self.store;
         let sent: Vec<i64> = outcomes
             .iter()
             .filter_map(|o| match o {
@@ -241,7 +372,7 @@ impl Store {
             // The common batch, all sent: one statement in autocommit, one
             // round trip instead of three (on SQLite, fewer turns of the
             // writer taken from signups).
-            match self.direct() {
+            match store.direct() {
                 Some(direct) => {
                     direct
                         .write(move |tx| {
@@ -252,11 +383,11 @@ impl Store {
                         })
                         .await?;
                 }
-                None => mark_sent(&mut *self.write_alone().await?, &sent, now).await?,
+                None => mark_sent(&mut *store.write_alone().await?, &sent, now).await?,
             }
             return Ok(());
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = store.begin_write().await?;
         for chunk in sent.chunks(SENT_PER_STATEMENT) {
             mark_sent(&mut *tx, chunk, now).await?;
         }
@@ -310,38 +441,38 @@ impl Store {
 
     /// Gives back the rows `instance` claimed but did not send (graceful
     /// shutdown), so another instance or the next start sends them at once.
-    pub async fn release_deliveries(&self, instance: &str) -> Result<u64, StoreError> {
+    pub async fn release(&self, instance: &str) -> Result<u64, StoreError> {
         let released = sqlx::query(
             "UPDATE deliveries SET status = 'pending', lease_until = NULL, leased_by = NULL \
              WHERE status = 'sending' AND leased_by = $1",
         )
         .bind(instance)
-        .execute(self.pool())
+        .execute(self.store.pool())
         .await?
         .rows_affected();
         Ok(released)
     }
 
     /// Rows waiting to be sent (pending or leased), for the queue gauge.
-    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+    pub async fn depth(&self) -> Result<i64, StoreError> {
         let depth: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'sending')",
         )
-        .fetch_one(self.pool())
+        .fetch_one(self.store.pool())
         .await?;
         Ok(depth)
     }
 
     /// An issue's rows by status, with the pending ones that already failed
     /// once counted again as `retrying`.
-    pub async fn delivery_progress(&self, issue_id: i64) -> Result<DeliveryProgress, StoreError> {
+    pub async fn progress(&self, issue_id: i64) -> Result<DeliveryProgress, StoreError> {
         let rows = sqlx::query(
             "SELECT status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS retried, \
                COUNT(*) AS n FROM deliveries WHERE issue_id = $1 \
              GROUP BY status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END",
         )
         .bind(issue_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         let mut progress = DeliveryProgress::default();
         for row in &rows {
