@@ -28,6 +28,7 @@ pub mod outbox;
 pub mod rows;
 pub mod secrets;
 pub mod stories;
+pub mod subscribers;
 pub mod users;
 mod writer;
 

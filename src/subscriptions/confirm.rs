@@ -1,8 +1,11 @@
 //! Confirming a signup with the token from the email. Idempotent: a token
 //! already used answers "confirmed" again and changes nothing.
 
-use super::store::{self as sql, ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber};
 use super::token::{hash_token, parse_id_list};
+use crate::store::subscribers::{
+    ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber, SubscriberStatus,
+    Subscribers, SubscriptionStatus, TokenRow,
+};
 use crate::store::{Store, StoreError, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,15 +25,15 @@ pub enum ConfirmOutcome {
 /// What the confirmation page shows before the POST: whether the token can
 /// still confirm, and in which language. Reads only.
 pub async fn inspect_token(store: &Store, token: &str) -> Result<ConfirmOutcome, StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    let Some(row) = sql::token_by_hash(&mut conn, &hash_token(token)).await? else {
+    let mut subscribers = store.subscribers();
+    let Some(row) = subscribers.token_by_hash(&hash_token(token)).await? else {
         return Ok(ConfirmOutcome::Unknown);
     };
-    let Some(subscriber) = sql::subscriber_by_id(&mut conn, row.subscriber_id).await? else {
+    let Some(subscriber) = subscribers.by_id(row.subscriber_id).await? else {
         return Ok(ConfirmOutcome::Unknown);
     };
     if row.used_at.is_none() && row.expires_at <= now_ms() {
-        return expired(&mut conn, &subscriber).await;
+        return expired(subscribers, &subscriber).await;
     }
     Ok(ConfirmOutcome::Confirmed {
         locale: subscriber.locale,
@@ -47,71 +50,71 @@ pub async fn confirm_subscription(
     client: &ClientMeta,
 ) -> Result<ConfirmOutcome, StoreError> {
     let token_hash = hash_token(token);
-    {
-        let mut conn = store.pool().acquire().await?;
-        let Some(row) = sql::token_by_hash(&mut conn, &token_hash).await? else {
-            return Ok(ConfirmOutcome::Unknown);
-        };
-        if row.used_at.is_some() || row.expires_at <= now_ms() {
-            return unusable(&mut conn, &row).await;
-        }
+    let Some(row) = store.subscribers().token_by_hash(&token_hash).await? else {
+        return Ok(ConfirmOutcome::Unknown);
+    };
+    if row.used_at.is_some() || row.expires_at <= now_ms() {
+        return unusable(store.subscribers(), &row).await;
     }
     let mut tx = store.begin_write().await?;
-    let Some((subscriber_id, named)) = sql::use_confirmation_token(&mut tx, &token_hash).await?
+    let Some((subscriber_id, named)) = tx.subscribers().use_confirmation_token(&token_hash).await?
     else {
         // Used or expired since the look-up: say why, changing nothing.
-        let Some(row) = sql::token_by_hash(&mut tx, &token_hash).await? else {
+        let Some(row) = tx.subscribers().token_by_hash(&token_hash).await? else {
             return Ok(ConfirmOutcome::Unknown);
         };
-        return unusable(&mut tx, &row).await;
+        return unusable(tx.subscribers(), &row).await;
     };
-    let Some(subscriber) = sql::subscriber_by_id(&mut tx, subscriber_id).await? else {
+    let Some(subscriber) = tx.subscribers().by_id(subscriber_id).await? else {
         return Ok(ConfirmOutcome::Unknown);
     };
     // An address unsubscribed after this email was sent stays unsubscribed:
     // its subscriptions are no longer pending, so nothing below activates.
-    if subscriber.status == "pending" {
-        sql::set_subscriber_status(&mut tx, subscriber.id, "active").await?;
+    if subscriber.status == SubscriberStatus::Pending {
+        tx.subscribers()
+            .set_status(subscriber.id, SubscriberStatus::Active)
+            .await?;
     }
     // Only the newsletters the email named: one added to the pending
     // signup since (by anyone who knows the address) waits for its own.
     let named = parse_id_list(named.as_deref());
-    let pending = sql::subscriptions_of(&mut tx, subscriber.id, Some("pending")).await?;
+    let pending = tx
+        .subscribers()
+        .subscriptions_of(subscriber.id, Some(SubscriptionStatus::Pending))
+        .await?;
     let mut activated = Vec::new();
     for subscription in pending.iter().filter(|s| {
         named
             .as_ref()
             .is_none_or(|ids| ids.contains(&s.newsletter_id))
     }) {
-        if sql::set_subscription_status(
-            &mut tx,
-            subscriber.id,
-            subscription.newsletter_id,
-            "pending",
-            "active",
-        )
-        .await?
+        if tx
+            .subscribers()
+            .set_subscription_status(
+                subscriber.id,
+                subscription.newsletter_id,
+                SubscriptionStatus::Pending,
+                SubscriptionStatus::Active,
+            )
+            .await?
         {
             activated.push(subscription);
         }
     }
     let slugs: Vec<&str> = activated.iter().map(|s| s.slug.as_str()).collect();
-    sql::record_consent(
-        &mut tx,
-        subscriber.id,
-        ConsentKind::Confirm,
-        ConsentSource::Link,
-        client,
-        Some(&slugs.join(",")),
-    )
-    .await?;
-    for subscription in activated {
-        sql::count_today(
-            &mut tx,
-            subscription.newsletter_id,
-            DailyCounter::Confirmations,
+    tx.subscribers()
+        .record_consent(
+            subscriber.id,
+            ConsentKind::Confirm,
+            ConsentSource::Link,
+            client,
+            Some(&slugs.join(",")),
         )
         .await?;
+    for subscription in activated {
+        tx.subscribers()
+            .count_today(subscription.newsletter_id, DailyCounter::Confirmations)
+            .await?;
     }
     tx.commit().await?;
     tracing::info!(
@@ -126,10 +129,10 @@ pub async fn confirm_subscription(
 /// The answer for a token that cannot confirm: "confirmed" again when it
 /// was used, "expired" (with what to ask again) when it ran out.
 async fn unusable(
-    conn: &mut sqlx::AnyConnection,
-    row: &sql::TokenRow,
+    mut subscribers: Subscribers<'_>,
+    row: &TokenRow,
 ) -> Result<ConfirmOutcome, StoreError> {
-    let Some(subscriber) = sql::subscriber_by_id(&mut *conn, row.subscriber_id).await? else {
+    let Some(subscriber) = subscribers.by_id(row.subscriber_id).await? else {
         return Ok(ConfirmOutcome::Unknown);
     };
     if row.used_at.is_some() {
@@ -137,14 +140,16 @@ async fn unusable(
             locale: subscriber.locale,
         });
     }
-    expired(conn, &subscriber).await
+    expired(subscribers, &subscriber).await
 }
 
 async fn expired(
-    conn: &mut sqlx::AnyConnection,
+    mut subscribers: Subscribers<'_>,
     subscriber: &Subscriber,
 ) -> Result<ConfirmOutcome, StoreError> {
-    let pending = sql::subscriptions_of(conn, subscriber.id, Some("pending")).await?;
+    let pending = subscribers
+        .subscriptions_of(subscriber.id, Some(SubscriptionStatus::Pending))
+        .await?;
     Ok(ConfirmOutcome::Expired {
         locale: subscriber.locale.clone(),
         newsletters: pending.into_iter().map(|s| s.slug).collect(),

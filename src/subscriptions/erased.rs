@@ -8,10 +8,13 @@
 //! made under a previous secret (`server.previous_secret_keys`) match while
 //! that key is listed.
 
+use std::collections::{HashMap, HashSet};
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::token::{hex, sha256_hex};
+use crate::store::{Store, StoreError};
 
 /// Hashes erased addresses with the server's secrets.
 #[derive(Clone)]
@@ -51,6 +54,40 @@ impl ErasedAddresses {
             .map(|key| hex(&hmac_sha256(key, email_key.as_bytes())))
             .chain(std::iter::once(sha256_hex(email_key.as_bytes())))
             .collect()
+    }
+}
+
+impl ErasedAddresses {
+    /// Whether this address (its key) was erased at its owner's request:
+    /// an import must not add it back (a new opt-in through the form may).
+    pub async fn is_erased(&self, store: &Store, email_key: &str) -> Result<bool, StoreError> {
+        Ok(!self
+            .among(store, &[email_key.to_string()])
+            .await?
+            .is_empty())
+    }
+
+    /// The keys among `email_keys` whose address was erased, looked up by
+    /// every stored form each may have.
+    pub async fn among(
+        &self,
+        store: &Store,
+        email_keys: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let by_hash: HashMap<String, &String> = email_keys
+            .iter()
+            .flat_map(|key| {
+                self.candidates(key)
+                    .into_iter()
+                    .map(move |hash| (hash, key))
+            })
+            .collect();
+        let hashes: Vec<String> = by_hash.keys().cloned().collect();
+        let found = store.subscribers().erased_hashes(&hashes).await?;
+        Ok(found
+            .iter()
+            .filter_map(|hash| by_hash.get(hash).map(|key| (*key).clone()))
+            .collect())
     }
 }
 

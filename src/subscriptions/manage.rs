@@ -8,7 +8,10 @@
 
 use serde::Serialize;
 
-use super::store::{self as sql, ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber};
+use crate::store::subscribers::{
+    ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber, SubscriberStatus,
+    SubscriptionRow, SubscriptionStatus,
+};
 use crate::store::{Store, StoreError};
 
 /// Which newsletters to leave.
@@ -23,15 +26,15 @@ pub enum UnsubscribeScope {
 #[derive(Debug, Clone)]
 pub struct SubscriberView {
     pub subscriber: Subscriber,
-    pub subscriptions: Vec<sql::SubscriptionRow>,
+    pub subscriptions: Vec<SubscriptionRow>,
 }
 
 pub async fn subscriber_view(store: &Store, id: i64) -> Result<Option<SubscriberView>, StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    let Some(subscriber) = sql::subscriber_by_id(&mut conn, id).await? else {
+    let mut subscribers = store.subscribers();
+    let Some(subscriber) = subscribers.by_id(id).await? else {
         return Ok(None);
     };
-    let subscriptions = sql::subscriptions_of(&mut conn, id, None).await?;
+    let subscriptions = subscribers.subscriptions_of(id, None).await?;
     Ok(Some(SubscriberView {
         subscriber,
         subscriptions,
@@ -48,65 +51,67 @@ pub async fn unsubscribe(
     client: &ClientMeta,
 ) -> Result<bool, StoreError> {
     let mut tx = store.begin_write().await?;
+    let mut subscribers = tx.subscribers();
     // A write first: takes SQLite's write lock before any read.
-    sql::touch_subscriber(&mut tx, subscriber_id).await?;
-    let Some(subscriber) = sql::subscriber_by_id(&mut tx, subscriber_id).await? else {
+    subscribers.touch(subscriber_id).await?;
+    let Some(subscriber) = subscribers.by_id(subscriber_id).await? else {
         return Ok(false);
     };
-    let subscriptions = sql::subscriptions_of(&mut tx, subscriber_id, None).await?;
+    let subscriptions = subscribers.subscriptions_of(subscriber_id, None).await?;
     let mut left = Vec::new();
     for subscription in &subscriptions {
         let in_scope = match scope {
             UnsubscribeScope::All => true,
             UnsubscribeScope::Newsletter(slug) => &subscription.slug == slug,
         };
-        if !in_scope || subscription.status == "unsubscribed" {
+        if !in_scope || subscription.status == SubscriptionStatus::Unsubscribed {
             continue;
         }
-        let from = subscription.status.as_str();
-        if sql::set_subscription_status(
-            &mut tx,
-            subscriber_id,
-            subscription.newsletter_id,
-            from,
-            "unsubscribed",
-        )
-        .await?
+        let from = subscription.status;
+        if subscribers
+            .set_subscription_status(
+                subscriber_id,
+                subscription.newsletter_id,
+                from,
+                SubscriptionStatus::Unsubscribed,
+            )
+            .await?
         {
-            if from == "active" {
-                sql::count_today(
-                    &mut tx,
-                    subscription.newsletter_id,
-                    DailyCounter::Unsubscribes,
-                )
-                .await?;
+            if from == SubscriptionStatus::Active {
+                subscribers
+                    .count_today(subscription.newsletter_id, DailyCounter::Unsubscribes)
+                    .await?;
             }
-            sql::cancel_pending_digests(&mut tx, subscriber_id, Some(subscription.newsletter_id))
+            subscribers
+                .cancel_pending_digests(subscriber_id, Some(subscription.newsletter_id))
                 .await?;
             left.push(subscription.slug.as_str());
         }
     }
-    let remaining = sql::subscriptions_of(&mut tx, subscriber_id, None)
+    let remaining = subscribers
+        .subscriptions_of(subscriber_id, None)
         .await?
         .into_iter()
-        .filter(|s| s.status != "unsubscribed")
+        .filter(|s| s.status != SubscriptionStatus::Unsubscribed)
         .count();
-    if remaining == 0 && subscriber.status != "unsubscribed" {
-        sql::set_subscriber_status(&mut tx, subscriber_id, "unsubscribed").await?;
+    if remaining == 0 && subscriber.status != SubscriberStatus::Unsubscribed {
+        subscribers
+            .set_status(subscriber_id, SubscriberStatus::Unsubscribed)
+            .await?;
     }
     let detail = match scope {
         UnsubscribeScope::All => "all".to_string(),
         UnsubscribeScope::Newsletter(slug) => slug.clone(),
     };
-    sql::record_consent(
-        &mut tx,
-        subscriber_id,
-        ConsentKind::Unsubscribe,
-        source,
-        client,
-        Some(&detail),
-    )
-    .await?;
+    subscribers
+        .record_consent(
+            subscriber_id,
+            ConsentKind::Unsubscribe,
+            source,
+            client,
+            Some(&detail),
+        )
+        .await?;
     tx.commit().await?;
     tracing::info!(
         email = %crate::telemetry::mask_email(&subscriber.email),
@@ -125,52 +130,51 @@ pub async fn choose_newsletters(
     chosen: &[String],
     client: &ClientMeta,
 ) -> Result<bool, StoreError> {
+    use SubscriptionStatus::{Active, Pending, Unsubscribed};
     let newsletters = store.newsletters().all().await?;
     let mut tx = store.begin_write().await?;
-    sql::touch_subscriber(&mut tx, subscriber_id).await?;
-    let Some(subscriber) = sql::subscriber_by_id(&mut tx, subscriber_id).await? else {
+    let mut subscribers = tx.subscribers();
+    subscribers.touch(subscriber_id).await?;
+    let Some(subscriber) = subscribers.by_id(subscriber_id).await? else {
         return Ok(false);
     };
-    let current = sql::subscriptions_of(&mut tx, subscriber_id, None).await?;
+    let current = subscribers.subscriptions_of(subscriber_id, None).await?;
     let mut changes = Vec::new();
     for newsletter in &newsletters {
         let wanted = chosen.iter().any(|slug| slug == &newsletter.slug);
         let status = current
             .iter()
             .find(|s| s.newsletter_id == newsletter.id)
-            .map(|s| s.status.as_str());
+            .map(|s| s.status);
         match (wanted, status) {
-            (true, Some("active")) | (false, None | Some("unsubscribed")) => {}
+            (true, Some(Active)) | (false, None | Some(Unsubscribed)) => {}
             (true, None) => {
-                sql::request_subscription(&mut tx, subscriber_id, newsletter.id).await?;
-                sql::set_subscription_status(
-                    &mut tx,
-                    subscriber_id,
-                    newsletter.id,
-                    "pending",
-                    "active",
-                )
-                .await?;
+                subscribers
+                    .request_subscription(subscriber_id, newsletter.id)
+                    .await?;
+                subscribers
+                    .set_subscription_status(subscriber_id, newsletter.id, Pending, Active)
+                    .await?;
                 changes.push(format!("+{}", newsletter.slug));
             }
             (true, Some(from)) => {
-                sql::set_subscription_status(&mut tx, subscriber_id, newsletter.id, from, "active")
+                subscribers
+                    .set_subscription_status(subscriber_id, newsletter.id, from, Active)
                     .await?;
                 changes.push(format!("+{}", newsletter.slug));
             }
             (false, Some(from)) => {
-                sql::set_subscription_status(
-                    &mut tx,
-                    subscriber_id,
-                    newsletter.id,
-                    from,
-                    "unsubscribed",
-                )
-                .await?;
-                if from == "active" {
-                    sql::count_today(&mut tx, newsletter.id, DailyCounter::Unsubscribes).await?;
+                subscribers
+                    .set_subscription_status(subscriber_id, newsletter.id, from, Unsubscribed)
+                    .await?;
+                if from == Active {
+                    subscribers
+                        .count_today(newsletter.id, DailyCounter::Unsubscribes)
+                        .await?;
                 }
-                sql::cancel_pending_digests(&mut tx, subscriber_id, Some(newsletter.id)).await?;
+                subscribers
+                    .cancel_pending_digests(subscriber_id, Some(newsletter.id))
+                    .await?;
                 changes.push(format!("-{}", newsletter.slug));
             }
         }
@@ -181,19 +185,23 @@ pub async fn choose_newsletters(
     let any_active = newsletters
         .iter()
         .any(|n| chosen.iter().any(|slug| slug == &n.slug));
-    let status = if any_active { "active" } else { "unsubscribed" };
+    let status = if any_active {
+        SubscriberStatus::Active
+    } else {
+        SubscriberStatus::Unsubscribed
+    };
     if subscriber.status != status {
-        sql::set_subscriber_status(&mut tx, subscriber_id, status).await?;
+        subscribers.set_status(subscriber_id, status).await?;
     }
-    sql::record_consent(
-        &mut tx,
-        subscriber_id,
-        ConsentKind::Preferences,
-        ConsentSource::Preferences,
-        client,
-        Some(&changes.join(",")),
-    )
-    .await?;
+    subscribers
+        .record_consent(
+            subscriber_id,
+            ConsentKind::Preferences,
+            ConsentSource::Preferences,
+            client,
+            Some(&changes.join(",")),
+        )
+        .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -206,11 +214,9 @@ pub async fn set_paused(
     client: &ClientMeta,
 ) -> Result<bool, StoreError> {
     let mut tx = store.begin_write().await?;
-    sql::set_paused(&mut tx, subscriber_id, paused).await?;
-    if sql::subscriber_by_id(&mut tx, subscriber_id)
-        .await?
-        .is_none()
-    {
+    let mut subscribers = tx.subscribers();
+    subscribers.set_paused(subscriber_id, paused).await?;
+    if subscribers.by_id(subscriber_id).await?.is_none() {
         return Ok(false);
     }
     let kind = if paused {
@@ -218,15 +224,15 @@ pub async fn set_paused(
     } else {
         ConsentKind::Resume
     };
-    sql::record_consent(
-        &mut tx,
-        subscriber_id,
-        kind,
-        ConsentSource::Preferences,
-        client,
-        None,
-    )
-    .await?;
+    subscribers
+        .record_consent(
+            subscriber_id,
+            kind,
+            ConsentSource::Preferences,
+            client,
+            None,
+        )
+        .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -272,18 +278,18 @@ pub async fn export_data(
     store: &Store,
     subscriber_id: i64,
 ) -> Result<Option<DataExport>, StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    let Some(s) = sql::subscriber_by_id(&mut conn, subscriber_id).await? else {
+    let mut subscribers = store.subscribers();
+    let Some(s) = subscribers.by_id(subscriber_id).await? else {
         return Ok(None);
     };
-    let subscriptions = sql::subscriptions_of(&mut conn, subscriber_id, None).await?;
-    let events = sql::consent_events_of(&mut conn, subscriber_id).await?;
+    let subscriptions = subscribers.subscriptions_of(subscriber_id, None).await?;
+    let events = subscribers.consent_events_of(subscriber_id).await?;
     Ok(Some(DataExport {
         subscriber: ExportedSubscriber {
             email: s.email,
             name: s.name,
             locale: s.locale,
-            status: s.status,
+            status: s.status.to_string(),
             paused: s.paused,
             created_at: rfc3339(s.created_at),
             confirmed_at: s.confirmed_at.map(rfc3339),
@@ -293,7 +299,7 @@ pub async fn export_data(
             .map(|sub| ExportedSubscription {
                 newsletter: sub.slug,
                 newsletter_name: sub.name,
-                status: sub.status,
+                status: sub.status.to_string(),
                 created_at: rfc3339(sub.created_at),
             })
             .collect(),
@@ -311,20 +317,28 @@ pub async fn export_data(
     }))
 }
 
-/// Erases the subscriber's personal data for good (see
-/// [`sql::erase_subscriber`]). False when there was nobody to erase.
+/// Erases the subscriber's personal data for good: their row and
+/// everything of theirs, every outbox row addressed to them; only the keyed
+/// hash of the address stays, so an import cannot add it back. False when
+/// there was nobody to erase.
 pub async fn erase(
     store: &Store,
     addresses: &super::ErasedAddresses,
     subscriber_id: i64,
 ) -> Result<bool, StoreError> {
     let mut tx = store.begin_write().await?;
-    let erased = sql::erase_subscriber(&mut tx, subscriber_id, addresses).await?;
+    let mut subscribers = tx.subscribers();
+    subscribers.touch(subscriber_id).await?;
+    let Some(subscriber) = subscribers.by_id(subscriber_id).await? else {
+        return Ok(false);
+    };
+    let hash = addresses.hash(&subscriber.email_key);
+    subscribers
+        .erase(subscriber_id, &subscriber.email_key, &hash)
+        .await?;
     tx.commit().await?;
-    if erased {
-        tracing::info!(subscriber_id, "subscriber erased at their request");
-    }
-    Ok(erased)
+    tracing::info!(subscriber_id, "subscriber erased at their request");
+    Ok(true)
 }
 
 fn rfc3339(ms: i64) -> String {

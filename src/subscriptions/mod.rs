@@ -15,10 +15,12 @@ pub mod import;
 pub mod manage;
 pub mod search;
 pub mod signup;
-pub mod store;
 pub mod token;
 
+pub use crate::store::subscribers::{
+    ClientMeta, ConsentEvent, ConsentKind, ConsentSource, DailyCounter, Subscriber,
+    SubscriberStatus, SubscriptionRow, SubscriptionStatus,
+};
 pub use domain::{FieldError, NewsletterSlug, SubscriberEmail, SubscriberName};
 pub use erased::ErasedAddresses;
 pub use signup::{SignupError, SignupOutcome, SignupRequest};
-pub use store::{ClientMeta, ConsentSource};

@@ -888,8 +888,9 @@ async fn subscribers_are_searched_paged_unsubscribed_and_erased(backend: Backend
         .unwrap();
     assert_eq!(left, 0);
     assert!(
-        app.store
-            .is_erased_address("reader01@example.net", &app.erased_addresses().await)
+        app.erased_addresses()
+            .await
+            .is_erased(&app.store, "reader01@example.net")
             .await
             .unwrap()
     );

@@ -655,8 +655,8 @@ async fn preferences_export_and_delete(backend: Backend) {
     );
     assert_eq!(hash, erased.hash("ha@example.org"));
     assert!(
-        app.store
-            .is_erased_address("ha@example.org", &erased)
+        erased
+            .is_erased(&app.store, "ha@example.org")
             .await
             .unwrap()
     );

@@ -202,10 +202,10 @@ async fn write_all(
     };
     // Rows refused by the parser count as handled from the start.
     let mut processed = rejected.len() as u64;
-    let erased = store
-        .erased_among(
+    let erased = erased_addresses
+        .among(
+            store,
             &rows.iter().map(|r| r.email.key()).collect::<Vec<_>>(),
-            erased_addresses,
         )
         .await?;
     let (rows, erased_rows): (Vec<ImportRow>, Vec<ImportRow>) = rows

@@ -6,17 +6,16 @@
 //! The pending path writes what a signup writes (see `signup::sign_up`),
 //! but inside the batch's transaction instead of one of its own.
 
-use email_templates::Locale;
-use sqlx::AnyConnection;
-
 use super::{ImportRow, RejectReason, Rejection, jobs};
 use crate::newsletters::Newsletter;
-use crate::store::{Store, StoreError, now_ms};
-use crate::subscriptions::signup::{ConfirmationData, queue_confirmation};
-use crate::subscriptions::store::{
-    self as sql, ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber,
+use crate::store::subscribers::{
+    ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber, SubscriberStatus,
+    SubscriptionStatus,
 };
+use crate::store::{Store, StoreError, WriteTx, now_ms};
+use crate::subscriptions::signup::{ConfirmationData, queue_confirmation};
 use crate::subscriptions::token::{CONFIRMATION_TOKEN_LIFETIME_HOURS, ConfirmationToken};
+use email_templates::Locale;
 
 #[derive(Debug, Default)]
 pub(super) struct BatchOutcome {
@@ -84,48 +83,52 @@ impl<'a> RowWriter<'a> {
 
     async fn write_row(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut WriteTx,
         row: &ImportRow,
         job_id: i64,
-    ) -> Result<RowOutcome, sqlx::Error> {
+    ) -> Result<RowOutcome, StoreError> {
         let name = row.name.as_ref().map(|n| n.as_str());
         // A write first, as in a signup: it takes SQLite's write lock and
         // locks the row on PostgreSQL against a signup of the same address.
-        let subscriber = sql::upsert_pending_subscriber(
-            conn,
-            row.email.as_str(),
-            &row.email.key(),
-            name,
-            &self.newsletter.locale,
-        )
-        .await?;
-        if subscriber.status == "bounced" {
+        let subscriber = tx
+            .subscribers()
+            .upsert_pending(
+                row.email.as_str(),
+                &row.email.key(),
+                name,
+                &self.newsletter.locale,
+            )
+            .await?;
+        if subscriber.status == SubscriberStatus::Bounced {
             return Ok(RowOutcome::Rejected(RejectReason::Bounced));
         }
-        let current: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM subscriptions WHERE subscriber_id = $1 AND newsletter_id = $2",
-        )
-        .bind(subscriber.id)
-        .bind(self.newsletter.id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let current = tx
+            .subscribers()
+            .subscription_status(subscriber.id, self.newsletter.id)
+            .await?;
         let detail = format!("{}; import #{job_id}", self.newsletter.slug);
-        Ok(match (current.as_deref(), row.opted_in) {
-            (Some("unsubscribed"), _) => RowOutcome::Rejected(RejectReason::Unsubscribed),
-            (Some("active"), _) | (Some(_), false) => RowOutcome::Unchanged,
+        Ok(match (current, row.opted_in) {
+            (Some(SubscriptionStatus::Unsubscribed), _) => {
+                RowOutcome::Rejected(RejectReason::Unsubscribed)
+            }
+            (Some(SubscriptionStatus::Active), _) | (Some(_), false) => RowOutcome::Unchanged,
             (Some(_), true) => {
-                self.activate(conn, &subscriber, row, &detail).await?;
+                self.activate(tx, &subscriber, row, &detail).await?;
                 RowOutcome::AddedActive
             }
             (None, true) => {
-                sql::request_subscription(conn, subscriber.id, self.newsletter.id).await?;
-                record(conn, subscriber.id, ConsentKind::Signup, &detail).await?;
-                sql::count_today(conn, self.newsletter.id, DailyCounter::Signups).await?;
-                self.activate(conn, &subscriber, row, &detail).await?;
+                tx.subscribers()
+                    .request_subscription(subscriber.id, self.newsletter.id)
+                    .await?;
+                record(tx, subscriber.id, ConsentKind::Signup, &detail).await?;
+                tx.subscribers()
+                    .count_today(self.newsletter.id, DailyCounter::Signups)
+                    .await?;
+                self.activate(tx, &subscriber, row, &detail).await?;
                 RowOutcome::AddedActive
             }
             (None, false) => {
-                self.request_confirmation(conn, &subscriber, row, &detail)
+                self.request_confirmation(tx, &subscriber, row, &detail)
                     .await?;
                 RowOutcome::AddedPending
             }
@@ -135,31 +138,33 @@ impl<'a> RowWriter<'a> {
     /// The file says they opted in: the subscription is active at once.
     async fn activate(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut WriteTx,
         subscriber: &Subscriber,
         row: &ImportRow,
         detail: &str,
-    ) -> Result<(), sqlx::Error> {
-        sql::set_subscription_status(conn, subscriber.id, self.newsletter.id, "pending", "active")
+    ) -> Result<(), StoreError> {
+        tx.subscribers()
+            .set_subscription_status(
+                subscriber.id,
+                self.newsletter.id,
+                SubscriptionStatus::Pending,
+                SubscriptionStatus::Active,
+            )
             .await?;
         let consented_at = row.consented_at.unwrap_or_else(now_ms);
-        sqlx::query(
-            "UPDATE subscribers SET status = 'active', confirmed_at = COALESCE(confirmed_at, $2), \
-             updated_at = $3 WHERE id = $1 AND status <> 'active'",
-        )
-        .bind(subscriber.id)
-        .bind(consented_at)
-        .bind(now_ms())
-        .execute(&mut *conn)
-        .await?;
+        tx.subscribers()
+            .activate_as_of(subscriber.id, consented_at)
+            .await?;
         let when = row
             .consented_at
             .and_then(chrono::DateTime::from_timestamp_millis)
             .map(|at| format!(" at {}", at.format("%Y-%m-%dT%H:%M:%SZ")))
             .unwrap_or_default();
         let detail = format!("{detail}; opted in{when} according to the imported file");
-        record(conn, subscriber.id, ConsentKind::Confirm, &detail).await?;
-        sql::count_today(conn, self.newsletter.id, DailyCounter::Confirmations).await?;
+        record(tx, subscriber.id, ConsentKind::Confirm, &detail).await?;
+        tx.subscribers()
+            .count_today(self.newsletter.id, DailyCounter::Confirmations)
+            .await?;
         Ok(())
     }
 
@@ -167,47 +172,51 @@ impl<'a> RowWriter<'a> {
     /// email, as for a signup.
     async fn request_confirmation(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut WriteTx,
         subscriber: &Subscriber,
         row: &ImportRow,
         detail: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let name = row.name.as_ref().map(|n| n.as_str());
-        if subscriber.status == "unsubscribed" {
-            sql::reopen_subscriber(conn, subscriber.id, name).await?;
+        if subscriber.status == SubscriberStatus::Unsubscribed {
+            tx.subscribers().reopen(subscriber.id, name).await?;
         }
-        sql::request_subscription(conn, subscriber.id, self.newsletter.id).await?;
-        record(conn, subscriber.id, ConsentKind::Signup, detail).await?;
+        tx.subscribers()
+            .request_subscription(subscriber.id, self.newsletter.id)
+            .await?;
+        record(tx, subscriber.id, ConsentKind::Signup, detail).await?;
         let token = ConfirmationToken::generate();
-        sql::insert_confirmation_token(
-            conn,
-            &token.hash(),
-            subscriber.id,
-            CONFIRMATION_TOKEN_LIFETIME_HOURS,
-            &self.newsletter.id.to_string(),
-        )
-        .await?;
+        tx.subscribers()
+            .insert_confirmation_token(
+                &token.hash(),
+                subscriber.id,
+                CONFIRMATION_TOKEN_LIFETIME_HOURS,
+                &self.newsletter.id.to_string(),
+            )
+            .await?;
         let name = name.or(subscriber.name.as_deref());
         let email = ConfirmationData::new(&token, self.locale, &self.newsletter_names, name);
-        queue_confirmation(conn, subscriber.id, &subscriber.email, &email).await?;
-        sql::count_today(conn, self.newsletter.id, DailyCounter::Signups).await?;
+        queue_confirmation(tx, subscriber.id, &subscriber.email, &email).await?;
+        tx.subscribers()
+            .count_today(self.newsletter.id, DailyCounter::Signups)
+            .await?;
         Ok(())
     }
 }
 
 async fn record(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     subscriber_id: i64,
     kind: ConsentKind,
     detail: &str,
-) -> Result<(), sqlx::Error> {
-    sql::record_consent(
-        conn,
-        subscriber_id,
-        kind,
-        ConsentSource::Import,
-        &ClientMeta::default(),
-        Some(detail),
-    )
-    .await
+) -> Result<(), StoreError> {
+    tx.subscribers()
+        .record_consent(
+            subscriber_id,
+            kind,
+            ConsentSource::Import,
+            &ClientMeta::default(),
+            Some(detail),
+        )
+        .await
 }

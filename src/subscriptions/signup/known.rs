@@ -7,7 +7,9 @@ use sqlx::{AnyConnection, Connection};
 use super::writer::Prepared;
 use super::{CONFIRMATION_RESEND_INTERVAL_MS, SignupError, SignupOutcome, queue_confirmation};
 use crate::store::now_ms;
-use crate::subscriptions::store::{self as sql, ConsentKind, DailyCounter};
+use crate::store::subscribers::{
+    ConsentKind, DailyCounter, SubscriberStatus, SubscriptionStatus, subscribers_on,
+};
 use crate::subscriptions::token::{CONFIRMATION_TOKEN_LIFETIME_HOURS, id_list};
 
 /// Runs the signup in a savepoint of the group's transaction, undone when
@@ -19,43 +21,52 @@ pub(super) async fn sign_up(
 ) -> Result<SignupOutcome, SignupError> {
     let mut savepoint = conn.begin().await?;
     let name = signup.name();
-    let subscriber = sql::upsert_pending_subscriber(
-        &mut savepoint,
-        signup.request.email.as_str(),
-        &signup.email_key,
-        name,
-        &signup.subscriber_locale,
-    )
-    .await?;
-    match subscriber.status.as_str() {
-        "active" => {}
-        "pending" if name.is_none() => {}
-        _ => sql::reopen_subscriber(&mut savepoint, subscriber.id, name).await?,
+    let subscriber = subscribers_on(&mut savepoint)
+        .upsert_pending(
+            signup.request.email.as_str(),
+            &signup.email_key,
+            name,
+            &signup.subscriber_locale,
+        )
+        .await?;
+    match subscriber.status {
+        SubscriberStatus::Active => {}
+        SubscriberStatus::Pending if name.is_none() => {}
+        _ => {
+            subscribers_on(&mut savepoint)
+                .reopen(subscriber.id, name)
+                .await?
+        }
     }
     let mut newly_pending = Vec::new();
     for newsletter in &signup.newsletters {
-        if sql::request_subscription(&mut savepoint, subscriber.id, newsletter.id).await? {
+        if subscribers_on(&mut savepoint)
+            .request_subscription(subscriber.id, newsletter.id)
+            .await?
+        {
             newly_pending.push(newsletter.id);
         }
     }
-    let pending = sql::subscriptions_of(&mut savepoint, subscriber.id, Some("pending")).await?;
+    let pending = subscribers_on(&mut savepoint)
+        .subscriptions_of(subscriber.id, Some(SubscriptionStatus::Pending))
+        .await?;
     if pending.is_empty() {
         savepoint.rollback().await?;
         return Ok(SignupOutcome::AlreadySubscribed);
     }
-    sql::record_consent(
-        &mut savepoint,
-        subscriber.id,
-        ConsentKind::Signup,
-        signup.request.source,
-        &signup.request.client,
-        Some(&signup.requested_slugs),
-    )
-    .await?;
+    subscribers_on(&mut savepoint)
+        .record_consent(
+            subscriber.id,
+            ConsentKind::Signup,
+            signup.request.source,
+            &signup.request.client,
+            Some(&signup.requested_slugs),
+        )
+        .await?;
     // Only a still-pending address waits for the interval: one that had
     // unsubscribed, or asks for another newsletter, gets its email now (the
     // per-address rate limit still bounds how often).
-    let sent_recently = subscriber.status == "pending"
+    let sent_recently = subscriber.status == SubscriberStatus::Pending
         && subscriber
             .last_confirmation_sent_at
             .is_some_and(|at| now_ms() - at < CONFIRMATION_RESEND_INTERVAL_MS);
@@ -63,14 +74,14 @@ pub(super) async fn sign_up(
         SignupOutcome::ConfirmationRecentlySent
     } else {
         // The token confirms what the email names: every pending newsletter.
-        sql::insert_confirmation_token(
-            &mut savepoint,
-            &signup.token_hash,
-            subscriber.id,
-            CONFIRMATION_TOKEN_LIFETIME_HOURS,
-            &id_list(pending.iter().map(|p| p.newsletter_id)),
-        )
-        .await?;
+        subscribers_on(&mut savepoint)
+            .insert_confirmation_token(
+                &signup.token_hash,
+                subscriber.id,
+                CONFIRMATION_TOKEN_LIFETIME_HOURS,
+                &id_list(pending.iter().map(|p| p.newsletter_id)),
+            )
+            .await?;
         // The email tells about every pending newsletter, and greets by
         // the name on file when none was given this time.
         let names: Vec<String> = pending.iter().map(|p| p.name.clone()).collect();
@@ -81,7 +92,9 @@ pub(super) async fn sign_up(
     };
     // Last, so the shared counter row is locked for the shortest time.
     for newsletter_id in newly_pending {
-        sql::count_today(&mut savepoint, newsletter_id, DailyCounter::Signups).await?;
+        subscribers_on(&mut savepoint)
+            .count_today(newsletter_id, DailyCounter::Signups)
+            .await?;
     }
     savepoint.commit().await?;
     Ok(outcome)

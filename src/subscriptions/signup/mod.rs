@@ -22,10 +22,10 @@ mod queue;
 mod writer;
 
 use super::domain::{FieldError, NewsletterSlug, SubscriberEmail, SubscriberName};
-use super::store::{ClientMeta, ConsentSource};
 use crate::delivery::outbox::{MailBody, OneOffMail};
 use crate::newsletters::Newsletter;
 use crate::store::StoreError;
+use crate::store::subscribers::{ClientMeta, ConsentSource};
 
 pub use mails::{CONFIRMATION, ConfirmationData, ConfirmationMails, ConfirmationRenderer};
 pub use queue::SignupQueue;

@@ -15,7 +15,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::writer::Prepared;
 use crate::store::rows::{self, InsertRows, Value};
-use crate::subscriptions::store::{
+use crate::store::subscribers::{
     ConsentKind, DailyCounter, count_today_by, count_today_by_direct, counter_shard, today,
 };
 use crate::subscriptions::token::CONFIRMATION_TOKEN_LIFETIME_HOURS;

@@ -170,7 +170,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::subscriptions::domain::SubscriberEmail;
-    use crate::subscriptions::store::{ClientMeta, ConsentSource};
+    use crate::subscriptions::{ClientMeta, ConsentSource};
 
     fn job(n: usize) -> Job {
         let (answer, _) = oneshot::channel();

@@ -15,10 +15,10 @@ use super::layout::{opt_when, page, when};
 use futures_util::StreamExt;
 
 use super::queries::{self, SUBSCRIBER_STATUSES, SubscriberFilter};
+use crate::subscriptions::ConsentSource;
 use crate::subscriptions::export::{self, EXPORT_BATCH};
 use crate::subscriptions::manage::{self, UnsubscribeScope};
 use crate::subscriptions::search;
-use crate::subscriptions::store::{ConsentSource, consent_events_of};
 use crate::web::AppState;
 use crate::web::client_info::ClientInfo;
 
@@ -195,10 +195,7 @@ pub async fn show(
     let view = manage::subscriber_view(&state.store, *id)
         .await?
         .ok_or(AdminError::NotFound)?;
-    let consent = {
-        let mut conn = state.store.pool().acquire().await?;
-        consent_events_of(&mut conn, *id).await?
-    };
+    let consent = state.store.subscribers().consent_events_of(*id).await?;
     let deliveries = queries::deliveries_of(&state.store, *id, 50).await?;
     let s = &view.subscriber;
     let base = format!("/admin/subscribers/{}", s.id);

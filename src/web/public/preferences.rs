@@ -150,9 +150,10 @@ async fn show(state: &AppState, token: &str, id: i64, notice: Notice) -> HttpRes
     let w = &state.templates.words(locale).pages.preferences;
     let query = format!("token={}", encode(token));
     let receives = |newsletter_id: i64| {
-        subscriptions
-            .iter()
-            .any(|s| s.newsletter_id == newsletter_id && s.status != "unsubscribed")
+        subscriptions.iter().any(|s| {
+            s.newsletter_id == newsletter_id
+                && s.status != crate::subscriptions::SubscriptionStatus::Unsubscribed
+        })
     };
     token_page(
         StatusCode::OK,

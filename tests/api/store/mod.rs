@@ -9,6 +9,7 @@ mod issues;
 mod newsletters;
 mod outbox;
 mod stories;
+mod subscribers;
 mod users;
 
 use gazette::config::DatabaseSettings;

@@ -1,12 +1,100 @@
-//! The SQL of subscriptions: subscribers, their per-newsletter
-//! subscriptions, confirmation tokens, the consent record, erased-address
-//! hashes and the daily counters. Functions that take an `AnyConnection`
-//! run inside the caller's transaction.
+//! Subscribers and their per-newsletter subscriptions, confirmation
+//! tokens, the consent record, erased-address hashes and the daily
+//! counters: the rows, and the statements, the same on both databases,
+//! behind [`Subscribers`] (on the pool, or in a transaction). The rules of
+//! signing up, confirming, unsubscribing and erasing are the
+//! `subscriptions` module's; the store keeps the denormalised counts
+//! (`newsletters.active_subscribers`) right as statuses change.
+
+use std::collections::HashSet;
+use std::fmt;
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::store::{Store, StoreError, now_ms};
+use super::handle::On;
+use super::{Store, StoreError, WriteTx, now_ms};
+
+/// Where a subscriber stands: waiting for their confirmation, receiving
+/// mail, gone, or unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriberStatus {
+    Pending,
+    Active,
+    Unsubscribed,
+    Bounced,
+}
+
+impl SubscriberStatus {
+    pub const ALL: [SubscriberStatus; 4] = [
+        SubscriberStatus::Pending,
+        SubscriberStatus::Active,
+        SubscriberStatus::Unsubscribed,
+        SubscriberStatus::Bounced,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberStatus::Pending => "pending",
+            SubscriberStatus::Active => "active",
+            SubscriberStatus::Unsubscribed => "unsubscribed",
+            SubscriberStatus::Bounced => "bounced",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<SubscriberStatus> {
+        SubscriberStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == raw)
+    }
+}
+
+impl fmt::Display for SubscriberStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where one subscription stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionStatus {
+    Pending,
+    Active,
+    Unsubscribed,
+}
+
+impl SubscriptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Pending => "pending",
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::Unsubscribed => "unsubscribed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<SubscriptionStatus> {
+        [
+            SubscriptionStatus::Pending,
+            SubscriptionStatus::Active,
+            SubscriptionStatus::Unsubscribed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == raw)
+    }
+}
+
+impl fmt::Display for SubscriptionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn decode_error(column: &str, raw: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: format!("unknown status {raw:?}").into(),
+    }
+}
 
 /// Milliseconds in a day: `daily_stats.day` is the UTC midnight of the day,
 /// in Unix milliseconds like every other time in the database.
@@ -89,7 +177,7 @@ pub struct Subscriber {
     pub email_key: String,
     pub name: Option<String>,
     pub locale: String,
-    pub status: String,
+    pub status: SubscriberStatus,
     pub paused: bool,
     pub last_confirmation_sent_at: Option<i64>,
     pub created_at: i64,
@@ -107,7 +195,10 @@ impl Subscriber {
             email_key: row.try_get("email_key")?,
             name: row.try_get("name")?,
             locale: row.try_get("locale")?,
-            status: row.try_get("status")?,
+            status: {
+                let raw: String = row.try_get("status")?;
+                SubscriberStatus::parse(&raw).ok_or_else(|| decode_error("status", &raw))?
+            },
             paused: row.try_get::<i64, _>("paused")? != 0,
             last_confirmation_sent_at: row.try_get("last_confirmation_sent_at")?,
             created_at: row.try_get("created_at")?,
@@ -123,7 +214,7 @@ pub struct SubscriptionRow {
     pub slug: String,
     pub name: String,
     pub locale: String,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub created_at: i64,
 }
 
@@ -149,7 +240,7 @@ pub struct TokenRow {
 /// A write comes first so the transaction takes SQLite's write lock at once
 /// (a read first could fail with SQLITE_BUSY_SNAPSHOT under concurrency) and
 /// PostgreSQL locks the row against a concurrent signup of the same address.
-pub async fn upsert_pending_subscriber(
+async fn upsert_pending_subscriber(
     conn: &mut AnyConnection,
     email: &str,
     email_key: &str,
@@ -173,7 +264,7 @@ pub async fn upsert_pending_subscriber(
 }
 
 /// Back to pending (from unsubscribed or bounced), with the latest name.
-pub async fn reopen_subscriber(
+async fn reopen_subscriber(
     conn: &mut AnyConnection,
     id: i64,
     name: Option<&str>,
@@ -193,7 +284,7 @@ pub async fn reopen_subscriber(
 /// Asks for a subscription: a new row is pending, an unsubscribed one goes
 /// back to pending, a pending or active one stays. True when it became
 /// pending now.
-pub async fn request_subscription(
+async fn request_subscription(
     conn: &mut AnyConnection,
     subscriber_id: i64,
     newsletter_id: i64,
@@ -214,10 +305,10 @@ pub async fn request_subscription(
 }
 
 /// The subscriber's subscriptions in one status (all when `status` is None).
-pub async fn subscriptions_of(
+async fn subscriptions_of(
     conn: &mut AnyConnection,
     subscriber_id: i64,
-    status: Option<&str>,
+    status: Option<SubscriptionStatus>,
 ) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT s.newsletter_id, n.slug, n.name, n.locale, s.status, s.created_at \
@@ -225,7 +316,7 @@ pub async fn subscriptions_of(
          WHERE s.subscriber_id = $1 AND ($2 IS NULL OR s.status = $2) ORDER BY n.name",
     )
     .bind(subscriber_id)
-    .bind(status)
+    .bind(status.map(SubscriptionStatus::as_str))
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -235,7 +326,10 @@ pub async fn subscriptions_of(
                 slug: row.try_get("slug")?,
                 name: row.try_get("name")?,
                 locale: row.try_get("locale")?,
-                status: row.try_get("status")?,
+                status: {
+                    let raw: String = row.try_get("status")?;
+                    SubscriptionStatus::parse(&raw).ok_or_else(|| decode_error("status", &raw))?
+                },
                 created_at: row.try_get("created_at")?,
             })
         })
@@ -244,7 +338,7 @@ pub async fn subscriptions_of(
 
 /// A confirmation token for the newsletters `newsletter_ids` (as
 /// `token::id_list` writes them): the ones its email names.
-pub async fn insert_confirmation_token(
+async fn insert_confirmation_token(
     conn: &mut AnyConnection,
     token_hash: &str,
     subscriber_id: i64,
@@ -273,8 +367,8 @@ pub async fn insert_confirmation_token(
 
 /// Marks a valid, unused token used; returns its subscriber and the
 /// newsletters it names (`None` for a token older than that list). `None`
-/// when the token is unknown, used or expired (see [`token_by_hash`]).
-pub async fn use_confirmation_token(
+/// when the token is unknown, used or expired.
+async fn use_confirmation_token(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
@@ -289,7 +383,7 @@ pub async fn use_confirmation_token(
     .await
 }
 
-pub async fn token_by_hash(
+async fn token_by_hash(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> Result<Option<TokenRow>, sqlx::Error> {
@@ -309,7 +403,7 @@ pub async fn token_by_hash(
     .transpose()
 }
 
-pub async fn subscriber_by_id(
+async fn subscriber_by_id(
     conn: &mut AnyConnection,
     id: i64,
 ) -> Result<Option<Subscriber>, sqlx::Error> {
@@ -322,20 +416,20 @@ pub async fn subscriber_by_id(
     row.as_ref().map(Subscriber::from_row).transpose()
 }
 
-pub async fn set_subscriber_status(
+async fn set_subscriber_status(
     conn: &mut AnyConnection,
     id: i64,
-    status: &str,
+    status: SubscriberStatus,
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    let confirmed_at = (status == "active").then_some(now);
+    let confirmed_at = (status == SubscriberStatus::Active).then_some(now);
     sqlx::query(
         "UPDATE subscribers SET status = $2, confirmed_at = COALESCE($3, confirmed_at), \
          hard_bounces = CASE WHEN $2 = 'active' THEN 0 ELSE hard_bounces END, updated_at = $4 \
          WHERE id = $1",
     )
     .bind(id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(confirmed_at)
     .bind(now)
     .execute(conn)
@@ -346,7 +440,7 @@ pub async fn set_subscriber_status(
 /// A write that changes nothing visible, so a transaction that reads next
 /// already holds SQLite's write lock (a read first could fail with
 /// SQLITE_BUSY_SNAPSHOT when another writer commits in between).
-pub async fn touch_subscriber(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+async fn touch_subscriber(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE subscribers SET updated_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now_ms())
@@ -355,11 +449,7 @@ pub async fn touch_subscriber(conn: &mut AnyConnection, id: i64) -> Result<(), s
     Ok(())
 }
 
-pub async fn set_paused(
-    conn: &mut AnyConnection,
-    id: i64,
-    paused: bool,
-) -> Result<(), sqlx::Error> {
+async fn set_paused(conn: &mut AnyConnection, id: i64, paused: bool) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE subscribers SET paused = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(i64::from(paused))
@@ -371,12 +461,12 @@ pub async fn set_paused(
 
 /// Moves one subscription to `status`; keeps `newsletters.active_subscribers`
 /// right. True when the status changed.
-pub async fn set_subscription_status(
+async fn set_subscription_status(
     conn: &mut AnyConnection,
     subscriber_id: i64,
     newsletter_id: i64,
-    from: &str,
-    to: &str,
+    from: SubscriptionStatus,
+    to: SubscriptionStatus,
 ) -> Result<bool, sqlx::Error> {
     let changed = sqlx::query(
         "UPDATE subscriptions SET status = $4, updated_at = $5 \
@@ -384,16 +474,17 @@ pub async fn set_subscription_status(
     )
     .bind(subscriber_id)
     .bind(newsletter_id)
-    .bind(from)
-    .bind(to)
+    .bind(from.as_str())
+    .bind(to.as_str())
     .bind(now_ms())
     .execute(&mut *conn)
     .await?
     .rows_affected()
         > 0;
     let delta = match (from, to) {
-        (_, "active") if from != "active" => 1,
-        ("active", _) if to != "active" => -1,
+        (SubscriptionStatus::Active, SubscriptionStatus::Active) => 0,
+        (_, SubscriptionStatus::Active) => 1,
+        (SubscriptionStatus::Active, _) => -1,
         _ => 0,
     };
     if changed && delta != 0 {
@@ -402,7 +493,7 @@ pub async fn set_subscription_status(
     Ok(changed)
 }
 
-pub async fn adjust_active_count(
+async fn adjust_active_count(
     conn: &mut AnyConnection,
     newsletter_id: i64,
     delta: i64,
@@ -417,7 +508,7 @@ pub async fn adjust_active_count(
     Ok(())
 }
 
-pub async fn record_consent(
+async fn record_consent(
     conn: &mut AnyConnection,
     subscriber_id: i64,
     kind: ConsentKind,
@@ -441,7 +532,7 @@ pub async fn record_consent(
     Ok(())
 }
 
-pub async fn consent_events_of(
+async fn consent_events_of(
     conn: &mut AnyConnection,
     subscriber_id: i64,
 ) -> Result<Vec<ConsentEvent>, sqlx::Error> {
@@ -467,7 +558,7 @@ pub async fn consent_events_of(
 }
 
 /// Adds one to today's counter of a newsletter.
-pub async fn count_today(
+async fn count_today(
     conn: &mut AnyConnection,
     newsletter_id: i64,
     counter: DailyCounter,
@@ -477,7 +568,7 @@ pub async fn count_today(
 
 /// Adds `amount` to today's counter of a newsletter (a group of signups
 /// counts once).
-pub async fn count_today_by(
+pub(crate) async fn count_today_by(
     conn: &mut AnyConnection,
     newsletter_id: i64,
     counter: DailyCounter,
@@ -493,8 +584,8 @@ pub async fn count_today_by(
     Ok(())
 }
 
-/// [`count_today_by`] on SQLite's direct writer ([`crate::store::DirectWriter`]).
-pub fn count_today_by_direct(
+/// [`count_today_by`] on SQLite's direct writer.
+pub(crate) fn count_today_by_direct(
     conn: &rusqlite::Connection,
     newsletter_id: i64,
     counter: DailyCounter,
@@ -546,44 +637,41 @@ impl DailyCounter {
     }
 }
 
-/// Erases a subscriber: the row and everything hanging off it (cascades),
-/// every outbox row addressed to them, and keeps only the keyed hash of
-/// the address. True when there was someone to erase.
-pub async fn erase_subscriber(
+/// Erases subscriber `id` (address key `email_key`): the row and
+/// everything hanging off it (cascades), every outbox row addressed to
+/// them, the active counts; keeps only `email_hash`.
+async fn erase_subscriber(
     conn: &mut AnyConnection,
     id: i64,
-    erased: &super::ErasedAddresses,
-) -> Result<bool, sqlx::Error> {
-    touch_subscriber(&mut *conn, id).await?;
-    let Some(subscriber) = subscriber_by_id(&mut *conn, id).await? else {
-        return Ok(false);
-    };
-    for subscription in subscriptions_of(&mut *conn, id, Some("active")).await? {
+    email_key: &str,
+    email_hash: &str,
+) -> Result<(), sqlx::Error> {
+    for subscription in subscriptions_of(&mut *conn, id, Some(SubscriptionStatus::Active)).await? {
         adjust_active_count(&mut *conn, subscription.newsletter_id, -1).await?;
     }
     sqlx::query(
         "INSERT INTO erased_addresses (email_hash, erased_at) VALUES ($1, $2) \
          ON CONFLICT (email_hash) DO NOTHING",
     )
-    .bind(erased.hash(&subscriber.email_key))
+    .bind(email_hash)
     .bind(now_ms())
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM deliveries WHERE subscriber_id = $1 OR LOWER(recipient) = $2")
         .bind(id)
-        .bind(&subscriber.email_key)
+        .bind(email_key)
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM subscribers WHERE id = $1")
         .bind(id)
         .execute(conn)
         .await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Cancels digests not yet sent to a subscriber (all newsletters, or one),
 /// so an unsubscribe takes effect even in the middle of a send.
-pub async fn cancel_pending_digests(
+async fn cancel_pending_digests(
     conn: &mut AnyConnection,
     subscriber_id: i64,
     newsletter_id: Option<i64>,
@@ -600,54 +688,278 @@ pub async fn cancel_pending_digests(
     Ok(())
 }
 
+/// Which of `hashes` are stored erased-address hashes.
+async fn erased_hashes(
+    conn: &mut AnyConnection,
+    hashes: &[String],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let mut found = HashSet::new();
+    for chunk in hashes.chunks(300) {
+        let placeholders = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql =
+            format!("SELECT email_hash FROM erased_addresses WHERE email_hash IN ({placeholders})");
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for hash in chunk {
+            query = query.bind(hash.clone());
+        }
+        found.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(found)
+}
+
 impl Store {
-    /// Whether this address was erased at its owner's request: an import
-    /// must not add it back (a new opt-in through the form may).
-    pub async fn is_erased_address(
-        &self,
-        email_key: &str,
-        erased: &super::ErasedAddresses,
-    ) -> Result<bool, StoreError> {
-        let found = self.erased_among(&[email_key.to_string()], erased).await?;
-        Ok(!found.is_empty())
+    pub fn subscribers(&self) -> Subscribers<'_> {
+        Subscribers {
+            on: On::Pool(self.pool()),
+        }
+    }
+}
+
+impl WriteTx {
+    pub fn subscribers(&mut self) -> Subscribers<'_> {
+        Subscribers { on: On::Tx(self) }
+    }
+}
+
+/// The face on a bare connection, for the signup writer until signups are
+/// written by the store.
+pub(crate) fn subscribers_on(conn: &mut AnyConnection) -> Subscribers<'_> {
+    Subscribers { on: On::Tx(conn) }
+}
+
+/// Subscribers, their subscriptions, tokens and consent record; the time
+/// of every write is now.
+pub struct Subscribers<'a> {
+    on: On<'a>,
+}
+
+impl Subscribers<'_> {
+    pub async fn by_id(&mut self, id: i64) -> Result<Option<Subscriber>, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(subscriber_by_id(&mut conn, id).await?)
     }
 
-    /// The keys among `email_keys` whose address was erased, looked up
-    /// by every stored form each may have (see `ErasedAddresses`), a
-    /// hundred addresses per query for an import.
-    pub async fn erased_among(
-        &self,
-        email_keys: &[String],
-        erased: &super::ErasedAddresses,
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let mut found = std::collections::HashSet::new();
-        for chunk in email_keys.chunks(100) {
-            let by_hash: std::collections::HashMap<String, &String> = chunk
-                .iter()
-                .flat_map(|key| {
-                    erased
-                        .candidates(key)
-                        .into_iter()
-                        .map(move |hash| (hash, key))
-                })
-                .collect();
-            let placeholders = (1..=by_hash.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "SELECT email_hash FROM erased_addresses WHERE email_hash IN ({placeholders})"
-            );
-            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
-            for hash in by_hash.keys() {
-                query = query.bind(hash.clone());
-            }
-            for hash in query.fetch_all(self.pool()).await? {
-                if let Some(key) = by_hash.get(&hash) {
-                    found.insert((*key).clone());
-                }
-            }
-        }
-        Ok(found)
+    /// Inserts the subscriber as pending, or returns the existing one
+    /// untouched. A write comes first so the transaction takes SQLite's
+    /// write lock at once and PostgreSQL locks the row against a
+    /// concurrent signup of the same address.
+    pub async fn upsert_pending(
+        &mut self,
+        email: &str,
+        email_key: &str,
+        name: Option<&str>,
+        locale: &str,
+    ) -> Result<Subscriber, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(upsert_pending_subscriber(&mut conn, email, email_key, name, locale).await?)
+    }
+
+    /// Back to pending (from unsubscribed or bounced), with the latest name.
+    pub async fn reopen(&mut self, id: i64, name: Option<&str>) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(reopen_subscriber(&mut conn, id, name).await?)
+    }
+
+    /// A write that changes nothing visible, so a transaction that reads
+    /// next already holds SQLite's write lock.
+    pub async fn touch(&mut self, id: i64) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(touch_subscriber(&mut conn, id).await?)
+    }
+
+    /// Sets the subscriber's status; `active` also sets `confirmed_at` and
+    /// forgets their hard bounces.
+    pub async fn set_status(
+        &mut self,
+        id: i64,
+        status: SubscriberStatus,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(set_subscriber_status(&mut conn, id, status).await?)
+    }
+
+    pub async fn set_paused(&mut self, id: i64, paused: bool) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(set_paused(&mut conn, id, paused).await?)
+    }
+
+    /// Asks for a subscription: a new row is pending, an unsubscribed one
+    /// goes back to pending, a pending or active one stays. True when it
+    /// became pending now.
+    pub async fn request_subscription(
+        &mut self,
+        subscriber_id: i64,
+        newsletter_id: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(request_subscription(&mut conn, subscriber_id, newsletter_id).await?)
+    }
+
+    /// Where the subscriber's subscription to the newsletter stands, if
+    /// they have one.
+    pub async fn subscription_status(
+        &mut self,
+        subscriber_id: i64,
+        newsletter_id: i64,
+    ) -> Result<Option<SubscriptionStatus>, StoreError> {
+        let mut conn = self.on.conn().await?;
+        let raw: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM subscriptions WHERE subscriber_id = $1 AND newsletter_id = $2",
+        )
+        .bind(subscriber_id)
+        .bind(newsletter_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        raw.map(|raw| {
+            SubscriptionStatus::parse(&raw)
+                .ok_or_else(|| StoreError::Sql(decode_error("status", &raw)))
+        })
+        .transpose()
+    }
+
+    /// Makes the subscriber active (unless they are), confirmed at
+    /// `confirmed_at` when they never were.
+    pub async fn activate_as_of(&mut self, id: i64, confirmed_at: i64) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        sqlx::query(
+            "UPDATE subscribers SET status = 'active', confirmed_at = COALESCE(confirmed_at, $2), \
+             updated_at = $3 WHERE id = $1 AND status <> 'active'",
+        )
+        .bind(id)
+        .bind(confirmed_at)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The subscriber's subscriptions in one status (all when `None`), by
+    /// newsletter name.
+    pub async fn subscriptions_of(
+        &mut self,
+        subscriber_id: i64,
+        status: Option<SubscriptionStatus>,
+    ) -> Result<Vec<SubscriptionRow>, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(subscriptions_of(&mut conn, subscriber_id, status).await?)
+    }
+
+    /// Moves one subscription from `from` to `to`, keeping the
+    /// newsletter's count of active subscribers right; true when it moved.
+    pub async fn set_subscription_status(
+        &mut self,
+        subscriber_id: i64,
+        newsletter_id: i64,
+        from: SubscriptionStatus,
+        to: SubscriptionStatus,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(set_subscription_status(&mut conn, subscriber_id, newsletter_id, from, to).await?)
+    }
+
+    /// A confirmation token for the newsletters `newsletter_ids` (as
+    /// `subscriptions::token::id_list` writes them), valid
+    /// `lifetime_hours`; the subscriber's last confirmation is now.
+    pub async fn insert_confirmation_token(
+        &mut self,
+        token_hash: &str,
+        subscriber_id: i64,
+        lifetime_hours: u32,
+        newsletter_ids: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(insert_confirmation_token(
+            &mut conn,
+            token_hash,
+            subscriber_id,
+            lifetime_hours,
+            newsletter_ids,
+        )
+        .await?)
+    }
+
+    /// Marks a valid, unused token used; its subscriber and the
+    /// newsletters it names (`None` for a token older than that list).
+    /// `None` when the token is unknown, used or expired.
+    pub async fn use_confirmation_token(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<(i64, Option<String>)>, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(use_confirmation_token(&mut conn, token_hash).await?)
+    }
+
+    pub async fn token_by_hash(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<TokenRow>, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(token_by_hash(&mut conn, token_hash).await?)
+    }
+
+    pub async fn record_consent(
+        &mut self,
+        subscriber_id: i64,
+        kind: ConsentKind,
+        source: ConsentSource,
+        client: &ClientMeta,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(record_consent(&mut conn, subscriber_id, kind, source, client, detail).await?)
+    }
+
+    /// The subscriber's consent record, oldest first.
+    pub async fn consent_events_of(
+        &mut self,
+        subscriber_id: i64,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(consent_events_of(&mut conn, subscriber_id).await?)
+    }
+
+    /// Adds one to today's counter of a newsletter.
+    pub async fn count_today(
+        &mut self,
+        newsletter_id: i64,
+        counter: DailyCounter,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(count_today(&mut conn, newsletter_id, counter).await?)
+    }
+
+    /// Cancels digests not yet sent to a subscriber (all newsletters, or
+    /// one), so an unsubscribe takes effect even in the middle of a send.
+    pub async fn cancel_pending_digests(
+        &mut self,
+        subscriber_id: i64,
+        newsletter_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(cancel_pending_digests(&mut conn, subscriber_id, newsletter_id).await?)
+    }
+
+    /// Erases the subscriber (address key `email_key`) and everything of
+    /// theirs, keeping only `email_hash`.
+    pub async fn erase(
+        &mut self,
+        id: i64,
+        email_key: &str,
+        email_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(erase_subscriber(&mut conn, id, email_key, email_hash).await?)
+    }
+
+    /// Which of `hashes` are hashes of erased addresses.
+    pub async fn erased_hashes(
+        &mut self,
+        hashes: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut conn = self.on.conn().await?;
+        Ok(erased_hashes(&mut conn, hashes).await?)
     }
 }
