@@ -17,7 +17,7 @@ use crate::config::Settings;
 use crate::delivery::outbox::MailWaker;
 use crate::links::LinkSigner;
 use crate::scheduling::{Scheduler, SystemClock};
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::subscriptions::signup::{SignupQueue, SignupWriter};
 use crate::web::{self, AppState};
 use actix_web::web::Data;
@@ -287,16 +287,14 @@ impl Application {
     }
 }
 
-/// Signup writers: one on SQLite (one writer at a time is all it takes);
-/// four on PostgreSQL, so groups are written while others wait for their
-/// commits (they gather groups of a useful size, see
-/// `subscriptions::signup::queue`), but never more than half the pool:
-/// the pages, the API and the delivery workers need connections too.
+/// Signup writers: as many as the database writes usefully side by side
+/// (`Store::useful_writers`), but never more than half the pool: the
+/// pages, the API and the delivery workers need connections too.
 fn signup_queue(store: &Store, waker: &MailWaker, max_connections: u32) -> SignupQueue {
-    let writers = match store.backend() {
-        Backend::Sqlite => 1,
-        Backend::Postgres => 4.min(max_connections as usize / 2).max(1),
-    };
+    let writers = store
+        .useful_writers()
+        .min(max_connections as usize / 2)
+        .max(1);
     SignupQueue::start(SignupWriter::new(store.clone()), waker.clone(), writers)
 }
 

@@ -70,12 +70,6 @@ enum Attempt {
     Failed(StoreError),
 }
 
-impl From<sqlx::Error> for Attempt {
-    fn from(error: sqlx::Error) -> Attempt {
-        Attempt::Failed(StoreError::Sql(error))
-    }
-}
-
 impl From<StoreError> for Attempt {
     fn from(error: StoreError) -> Attempt {
         Attempt::Failed(error)

@@ -43,9 +43,3 @@ pub enum IssueError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-
-impl From<sqlx::Error> for IssueError {
-    fn from(error: sqlx::Error) -> IssueError {
-        IssueError::Store(StoreError::Sql(error))
-    }
-}

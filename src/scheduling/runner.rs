@@ -85,12 +85,6 @@ pub enum SchedulingError {
     Issue(#[from] IssueError),
 }
 
-impl From<sqlx::Error> for SchedulingError {
-    fn from(error: sqlx::Error) -> SchedulingError {
-        SchedulingError::Store(StoreError::Sql(error))
-    }
-}
-
 /// What became of one slot in a pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SlotOutcome {

@@ -22,6 +22,7 @@ mod checkpointer;
 mod direct;
 pub mod feeds;
 mod handle;
+pub mod imports;
 pub mod issues;
 pub mod newsletters;
 pub mod outbox;
@@ -148,18 +149,20 @@ impl DerefMut for OneWrite {
 }
 
 impl WriteTx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            WriteTx::Sqlite(turn) => turn.commit().await,
-            WriteTx::Postgres(tx) => tx.commit().await,
+            WriteTx::Sqlite(turn) => turn.commit().await?,
+            WriteTx::Postgres(tx) => tx.commit().await?,
         }
+        Ok(())
     }
 
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+    pub async fn rollback(self) -> Result<(), StoreError> {
         match self {
-            WriteTx::Sqlite(turn) => turn.rollback().await,
-            WriteTx::Postgres(tx) => tx.rollback().await,
+            WriteTx::Sqlite(turn) => turn.rollback().await?,
+            WriteTx::Postgres(tx) => tx.rollback().await?,
         }
+        Ok(())
     }
 }
 
@@ -207,7 +210,7 @@ impl Store {
     /// `BEGIN IMMEDIATE`, taking the write lock at once instead of failing
     /// to upgrade a read later. Other processes on the same file still meet
     /// the busy handler. PostgreSQL writers run side by side.
-    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+    pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         match &self.writer {
             Some(writer) => Ok(WriteTx::Sqlite(writer.begin().await?)),
             None => Ok(WriteTx::Postgres(self.pool.begin().await?)),
@@ -228,6 +231,17 @@ impl Store {
     /// the same turn as [`Store::begin_write`]'s transactions.
     pub fn direct(&self) -> Option<&DirectWriter> {
         self.direct.as_ref()
+    }
+
+    /// How many transactions write usefully side by side: one on SQLite
+    /// (one writer at a time is all it takes), four on PostgreSQL, so
+    /// groups are written while others wait for their commits (they gather
+    /// groups of a useful size, see `subscriptions::signup::queue`).
+    pub fn useful_writers(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {

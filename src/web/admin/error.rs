@@ -39,12 +39,6 @@ impl From<crate::store::StoreError> for AdminError {
     }
 }
 
-impl From<sqlx::Error> for AdminError {
-    fn from(error: sqlx::Error) -> AdminError {
-        AdminError::internal(&error)
-    }
-}
-
 impl From<actix_session::SessionGetError> for AdminError {
     fn from(error: actix_session::SessionGetError) -> AdminError {
         AdminError::internal(&error)

@@ -43,7 +43,7 @@ async fn form_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AdminError> {
     let newsletters = state.store.newsletters().all().await?;
-    let recent = state.store.recent_import_jobs(20).await?;
+    let recent = state.store.imports().recent(20).await?;
     let names = |id: i64| {
         newsletters
             .iter()
@@ -245,7 +245,8 @@ impl ImportProgressView {
 async fn find(state: &AppState, id: i64) -> Result<ImportJob, AdminError> {
     state
         .store
-        .import_job(id)
+        .imports()
+        .by_id(id)
         .await?
         .ok_or(AdminError::NotFound)
 }
@@ -283,7 +284,7 @@ pub async fn show(
     let p = ImportProgressView::of(&job);
     let newsletter = state.store.newsletters().by_id(job.newsletter_id).await?;
     let report = if p.done {
-        state.store.import_report(job.id).await?
+        state.store.imports().report(job.id).await?
     } else {
         Vec::new()
     };
@@ -345,7 +346,7 @@ pub async fn rejected_csv(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AdminError> {
     let job = find(&state, *id).await?;
-    let report = state.store.import_report(job.id).await?;
+    let report = state.store.imports().report(job.id).await?;
     let mut out = String::from("line,email,code,reason\r\n");
     for line in &report {
         let cells = [

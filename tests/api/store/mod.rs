@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod feeds;
+mod imports;
 mod issues;
 mod newsletters;
 mod outbox;
