@@ -26,8 +26,11 @@ pub mod imports;
 pub mod issues;
 pub mod newsletters;
 pub mod outbox;
+mod postgres;
 pub mod rows;
 pub mod secrets;
+pub mod signups;
+mod sqlite;
 pub mod stories;
 pub mod subscribers;
 pub mod users;
@@ -148,7 +151,25 @@ impl DerefMut for OneWrite {
     }
 }
 
+/// A savepoint in a write transaction ([`WriteTx::savepoint`]): its
+/// writes are undone alone, or kept with the transaction.
+pub struct Savepoint<'a>(Transaction<'a, Any>);
+
+impl Savepoint<'_> {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.0.commit().await?)
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.0.rollback().await?)
+    }
+}
+
 impl WriteTx {
+    pub async fn savepoint(&mut self) -> Result<Savepoint<'_>, StoreError> {
+        Ok(Savepoint(sqlx::Connection::begin(&mut **self).await?))
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             WriteTx::Sqlite(turn) => turn.commit().await?,

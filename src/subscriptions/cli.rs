@@ -11,9 +11,9 @@ use clap::Subcommand;
 
 use super::export::{self, EXPORT_BATCH};
 use super::import::{self, ImportProgress, ImportReport, MAX_IMPORT_BYTES};
-use super::search::{SUBSCRIBER_STATUSES, SubscriberFilter};
 use crate::console::BadInput;
 use crate::newsletters::{NewsletterError, find_newsletter};
+use crate::store::subscribers::{SUBSCRIBER_STATUSES, SubscriberFilter};
 use crate::store::{Store, now_ms};
 
 #[derive(Debug, Subcommand)]
@@ -175,7 +175,9 @@ async fn export_all(
     out.write_all(export::CSV_HEADER.as_bytes())?;
     let mut after = 0;
     loop {
-        let batch = export::export_batch(store, &filter, after, EXPORT_BATCH).await?;
+        let batch = store
+            .search_subscribers(&filter, after, EXPORT_BATCH)
+            .await?;
         let mut chunk = String::new();
         for line in &batch.lines {
             export::csv_line(&mut chunk, line);

@@ -1,60 +1,18 @@
 //! Subscribers as CSV, for the admin's download and `gazette subscribers
-//! export`: the same filter as the admin's list ([`super::search`]), read
+//! export`: the same filter as the admin's list
+//! ([`crate::store::Store::search_subscribers`]), read
 //! in keyset batches so a million rows never sit in memory at once, and
 //! cells a spreadsheet would run as formulas defused.
 
-use sqlx::Row;
-
-use super::search::{Page, SubscriberFilter, filtered_rows};
-use crate::store::{Store, StoreError};
+use crate::store::subscribers::SubscriberLine;
 
 /// The first line of every export.
 pub const CSV_HEADER: &str = "email,name,status,created_at,confirmed_at\r\n";
 /// Rows read per database round trip.
 pub const EXPORT_BATCH: i64 = 2000;
 
-/// One row of the CSV export.
-#[derive(Debug, Clone)]
-pub struct ExportLine {
-    pub id: i64,
-    pub email: String,
-    pub name: Option<String>,
-    pub status: String,
-    pub created_at: i64,
-    pub confirmed_at: Option<i64>,
-}
-
-/// A batch of the export, and where the next one starts (`None`: done).
-pub type ExportBatch = Page<ExportLine>;
-
-pub async fn export_batch(
-    store: &Store,
-    filter: &SubscriberFilter,
-    after: i64,
-    limit: i64,
-) -> Result<ExportBatch, StoreError> {
-    filtered_rows(
-        store,
-        "s.id, s.email, s.name, s.status, s.created_at, s.confirmed_at",
-        filter,
-        after,
-        limit,
-    )
-    .await?
-    .read(|row| {
-        Ok(ExportLine {
-            id: row.try_get("id")?,
-            email: row.try_get("email")?,
-            name: row.try_get("name")?,
-            status: row.try_get("status")?,
-            created_at: row.try_get("created_at")?,
-            confirmed_at: row.try_get("confirmed_at")?,
-        })
-    })
-}
-
 /// Appends one CSV line for `line`.
-pub fn csv_line(out: &mut String, line: &ExportLine) {
+pub fn csv_line(out: &mut String, line: &SubscriberLine) {
     let fields = [
         line.email.clone(),
         line.name.clone().unwrap_or_default(),

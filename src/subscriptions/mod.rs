@@ -13,7 +13,6 @@ pub mod erased;
 pub mod export;
 pub mod import;
 pub mod manage;
-pub mod search;
 pub mod signup;
 pub mod token;
 

@@ -5,8 +5,8 @@
 //! and case ignored. The growth chart: read from its daily counter.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use gazette::store::subscribers::search::{SCAN_WINDOW, SubscriberFilter};
 use gazette::subscriptions::address_index::index_new_addresses;
-use gazette::subscriptions::search::{SCAN_WINDOW, SubscriberFilter, filtered_rows};
 use gazette::users::Role;
 use reqwest::StatusCode;
 
@@ -97,13 +97,13 @@ async fn search_all(app: &TestApp, filter: &SubscriberFilter, limit: i64) -> Vec
     let mut ids = Vec::new();
     let mut after = 0;
     for _ in 0..1000 {
-        let page = filtered_rows(&app.store, "s.id", filter, after, limit)
+        let page = app
+            .store
+            .search_subscribers(filter, after, limit)
             .await
             .unwrap();
-        assert!(page.rows.len() as i64 <= limit);
-        for row in &page.rows {
-            ids.push(sqlx::Row::try_get::<i64, _>(row, "id").unwrap());
-        }
+        assert!(page.lines.len() as i64 <= limit);
+        ids.extend(page.lines.iter().map(|line| line.id));
         match page.next_after {
             Some(next) => {
                 assert!(next > after, "pages move forward");

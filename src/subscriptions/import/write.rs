@@ -196,7 +196,7 @@ impl<'a> RowWriter<'a> {
             .await?;
         let name = name.or(subscriber.name.as_deref());
         let email = ConfirmationData::new(&token, self.locale, &self.newsletter_names, name);
-        queue_confirmation(tx, subscriber.id, &subscriber.email, &email).await?;
+        queue_confirmation(tx.outbox(), subscriber.id, &subscriber.email, &email).await?;
         tx.subscribers()
             .count_today(self.newsletter.id, DailyCounter::Signups)
             .await?;

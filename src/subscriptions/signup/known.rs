@@ -2,26 +2,23 @@
 //! unsubscribed or bounced), inside a group's transaction: the answer is
 //! the same as for a new address, but what is written depends on its past.
 
-use sqlx::{AnyConnection, Connection};
-
 use super::writer::Prepared;
 use super::{CONFIRMATION_RESEND_INTERVAL_MS, SignupError, SignupOutcome, queue_confirmation};
-use crate::store::now_ms;
-use crate::store::subscribers::{
-    ConsentKind, DailyCounter, SubscriberStatus, SubscriptionStatus, subscribers_on,
-};
+use crate::store::subscribers::{ConsentKind, DailyCounter, SubscriberStatus, SubscriptionStatus};
+use crate::store::{WriteTx, now_ms};
 use crate::subscriptions::token::{CONFIRMATION_TOKEN_LIFETIME_HOURS, id_list};
 
 /// Runs the signup in a savepoint of the group's transaction, undone when
 /// it turns out there is nothing to ask (already subscribed), so a group
 /// keeps exactly what signing up one at a time would have kept.
 pub(super) async fn sign_up(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     signup: &Prepared<'_>,
 ) -> Result<SignupOutcome, SignupError> {
-    let mut savepoint = conn.begin().await?;
+    let mut savepoint = tx.savepoint().await?;
     let name = signup.name();
-    let subscriber = subscribers_on(&mut savepoint)
+    let subscriber = savepoint
+        .subscribers()
         .upsert_pending(
             signup.request.email.as_str(),
             &signup.email_key,
@@ -32,29 +29,28 @@ pub(super) async fn sign_up(
     match subscriber.status {
         SubscriberStatus::Active => {}
         SubscriberStatus::Pending if name.is_none() => {}
-        _ => {
-            subscribers_on(&mut savepoint)
-                .reopen(subscriber.id, name)
-                .await?
-        }
+        _ => savepoint.subscribers().reopen(subscriber.id, name).await?,
     }
     let mut newly_pending = Vec::new();
     for newsletter in &signup.newsletters {
-        if subscribers_on(&mut savepoint)
+        if savepoint
+            .subscribers()
             .request_subscription(subscriber.id, newsletter.id)
             .await?
         {
             newly_pending.push(newsletter.id);
         }
     }
-    let pending = subscribers_on(&mut savepoint)
+    let pending = savepoint
+        .subscribers()
         .subscriptions_of(subscriber.id, Some(SubscriptionStatus::Pending))
         .await?;
     if pending.is_empty() {
         savepoint.rollback().await?;
         return Ok(SignupOutcome::AlreadySubscribed);
     }
-    subscribers_on(&mut savepoint)
+    savepoint
+        .subscribers()
         .record_consent(
             subscriber.id,
             ConsentKind::Signup,
@@ -74,7 +70,8 @@ pub(super) async fn sign_up(
         SignupOutcome::ConfirmationRecentlySent
     } else {
         // The token confirms what the email names: every pending newsletter.
-        subscribers_on(&mut savepoint)
+        savepoint
+            .subscribers()
             .insert_confirmation_token(
                 &signup.token_hash,
                 subscriber.id,
@@ -87,12 +84,13 @@ pub(super) async fn sign_up(
         let names: Vec<String> = pending.iter().map(|p| p.name.clone()).collect();
         let greeting_name = name.or(subscriber.name.as_deref());
         let email = signup.confirmation(&names, greeting_name);
-        queue_confirmation(&mut savepoint, subscriber.id, &subscriber.email, &email).await?;
+        queue_confirmation(savepoint.outbox(), subscriber.id, &subscriber.email, &email).await?;
         SignupOutcome::ConfirmationQueued
     };
     // Last, so the shared counter row is locked for the shortest time.
     for newsletter_id in newly_pending {
-        subscribers_on(&mut savepoint)
+        savepoint
+            .subscribers()
             .count_today(newsletter_id, DailyCounter::Signups)
             .await?;
     }

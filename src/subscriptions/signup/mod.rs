@@ -11,13 +11,12 @@
 //! a [`SignupQueue`], whose writer takes every signup waiting and writes
 //! them in one transaction ([`SignupWriter`]), then answers each after the
 //! commit. An address seen for the first time, the common case, costs a
-//! row in a few multi-row statements ([`new_addresses`]); a known address
+//! row in a few multi-row statements ([`crate::store::signups`]); a known address
 //! runs the full rules of [`known`]. A group that fails is written again one
 //! signup at a time, so one bad signup fails alone.
 
 mod known;
 mod mails;
-mod new_addresses;
 mod queue;
 mod writer;
 
@@ -25,6 +24,7 @@ use super::domain::{FieldError, NewsletterSlug, SubscriberEmail, SubscriberName}
 use crate::delivery::outbox::{MailBody, OneOffMail};
 use crate::newsletters::Newsletter;
 use crate::store::StoreError;
+use crate::store::outbox::Outbox;
 use crate::store::subscribers::{ClientMeta, ConsentSource};
 
 pub use mails::{CONFIRMATION, ConfirmationData, ConfirmationMails, ConfirmationRenderer};
@@ -44,12 +44,6 @@ pub enum SignupError {
     /// The signup writer is gone (the server is shutting down).
     #[error("the signup writer has stopped")]
     Stopped,
-}
-
-impl From<sqlx::Error> for SignupError {
-    fn from(error: sqlx::Error) -> SignupError {
-        SignupError::Store(StoreError::Sql(error))
-    }
 }
 
 /// A signup, parsed.
@@ -159,26 +153,18 @@ pub async fn request_signup(
 /// Puts a confirmation email into the outbox, in the caller's transaction
 /// (signups and imports alike); the sender renders it from `data`.
 pub(crate) async fn queue_confirmation(
-    conn: &mut sqlx::AnyConnection,
+    mut outbox: Outbox<'_>,
     subscriber_id: i64,
     recipient: &str,
     data: &ConfirmationData,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     let data = data.to_json();
-    crate::store::outbox::enqueue_on(
-        conn,
-        &confirmation_mail(subscriber_id, recipient, &data),
-        crate::store::now_ms(),
-    )
-    .await?;
-    Ok(())
-}
-
-fn confirmation_mail<'a>(subscriber_id: i64, recipient: &'a str, data: &'a str) -> OneOffMail<'a> {
-    OneOffMail {
+    let mail = OneOffMail {
         kind: CONFIRMATION,
         subscriber_id: Some(subscriber_id),
         recipient,
-        body: MailBody::Data(data),
-    }
+        body: MailBody::Data(&data),
+    };
+    outbox.enqueue(&mail, crate::store::now_ms()).await?;
+    Ok(())
 }

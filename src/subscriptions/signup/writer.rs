@@ -5,22 +5,23 @@
 //! hash) is then done before the first write: microseconds a signup,
 //! though SQLite's write lock is already held. The confirmation email is
 //! not rendered here: its outbox row keeps what the sender renders it from.
-//! Then: the new addresses together ([`super::new_addresses`]), then each
-//! known address by the full rules ([`super::known`]), then the commit. When
-//! anything fails, the group is written again one signup at a time, so a
-//! signup that cannot be written fails alone and the others are kept.
+//! Then: the new addresses together ([`crate::store::signups`]), then
+//! each known address by the full rules ([`super::known`]), then the
+//! commit. When anything fails, the group is written again one signup at a
+//! time, so a signup that cannot be written fails alone and the others are
+//! kept.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use email_templates::Locale;
 
-use super::mails::ConfirmationData;
-use super::{SignupError, SignupOutcome, SignupRequest, choose_newsletters, known, new_addresses};
+use super::mails::{CONFIRMATION, ConfirmationData};
+use super::{SignupError, SignupOutcome, SignupRequest, choose_newsletters, known};
 use crate::newsletters::Newsletter;
-use crate::store::newsletters::{all_on as newsletters_on, all_on_direct as newsletters_on_direct};
-use crate::store::{DirectError, DirectWriter, Store, now_ms};
+use crate::store::signups::{NewIds, NewSignup, NewSignups};
+use crate::store::{Store, now_ms};
 use crate::subscriptions::domain::SubscriberName;
-use crate::subscriptions::token::ConfirmationToken;
+use crate::subscriptions::token::{CONFIRMATION_TOKEN_LIFETIME_HOURS, ConfirmationToken};
 
 /// One signup ready to be written.
 pub(super) struct Prepared<'r> {
@@ -68,26 +69,25 @@ impl SignupWriter {
     /// Writes `requests` and returns what each did, in the same order.
     /// Every signup that returns `Ok` is committed.
     ///
-    /// The new addresses go first, in one call: on SQLite's direct writer
-    /// ([`crate::store::DirectWriter`]), on PostgreSQL in one statement
-    /// ([`new_addresses::write_new_postgres`]). The known ones, rarer,
-    /// then run the full rules through sqlx in a transaction of their own
-    /// (it sees the first, so a second signup of a new address in the
-    /// same group is a known one).
+    /// The new addresses go first, in one call
+    /// ([`Store::write_new_signups`]). The known ones, rarer, then run the
+    /// full rules in a transaction of their own (it sees the first, so a
+    /// second signup of a new address in the same group is a known one).
     pub async fn write(
         &mut self,
         requests: &[SignupRequest],
     ) -> Vec<Result<SignupOutcome, SignupError>> {
-        let first_pass = match self.store.direct() {
-            Some(direct) => write_new_direct(direct, requests.to_vec())
-                .await
-                .map_err(|e| e.to_string()),
-            None => write_new_postgres(&self.store, requests)
-                .await
-                .map_err(|e| e.to_string()),
-        };
+        let owned = requests.to_vec();
+        let first_pass = self
+            .store
+            .write_new_signups(move |all| {
+                let (results, prepared) = prepare_all(all, &owned);
+                ((results, keys_of(&prepared)), new_signups(&prepared))
+            })
+            .await;
         match first_pass {
-            Ok((mut results, known)) => {
+            Ok(((mut results, keys), new_ids)) => {
+                let known = not_new(&keys, new_ids);
                 if !known.is_empty() {
                     let again: Vec<SignupRequest> =
                         known.iter().map(|&index| requests[index].clone()).collect();
@@ -104,7 +104,7 @@ impl SignupWriter {
                 tracing::warn!(
                     %error,
                     signups = requests.len(),
-                    "the one-call write of a group of signups failed; writing it through sqlx"
+                    "the one-call write of a group of signups failed; writing it in a transaction"
                 );
                 self.write_through_sqlx(requests).await
             }
@@ -153,62 +153,20 @@ impl SignupWriter {
         // cache and a second thread, and the group would wait for the
         // slower of the two.
         let mut tx = self.store.begin_write().await?;
-        let all = newsletters_on(&mut tx).await?;
+        let all = tx.newsletters().all().await?;
         let (mut results, prepared) = prepare_all(&all, requests);
         if prepared.is_empty() {
             tx.rollback().await?;
             return Ok(results);
         }
-        let now = now_ms();
-        let new_ids = new_addresses::insert_subscribers(&mut tx, &firsts(&prepared), now).await?;
-        let (new, known) = split_new(&prepared, new_ids);
-        new_addresses::write_signups(&mut tx, &new, now).await?;
-        for (index, signup) in known {
-            results[index] = Ok(known::sign_up(&mut tx, signup).await?);
+        let new_ids = tx.signups().write_new(new_signups(&prepared)).await?;
+        let known = not_new(&keys_of(&prepared), new_ids);
+        for (index, signup) in prepared.iter().filter(|(i, _)| known.contains(i)) {
+            results[*index] = Ok(known::sign_up(&mut tx, signup).await?);
         }
         tx.commit().await?;
         Ok(results)
     }
-}
-
-/// The new addresses of `requests` written in one transaction on SQLite's
-/// direct writer. Returns what each signup did, and the indexes of the
-/// ones left for the full rules (known addresses; their result is a
-/// placeholder until then).
-async fn write_new_direct(
-    direct: &DirectWriter,
-    requests: Vec<SignupRequest>,
-) -> Result<(Vec<Result<SignupOutcome, SignupError>>, Vec<usize>), DirectError> {
-    direct
-        .write(move |tx| {
-            let all = newsletters_on_direct(tx)?;
-            let (results, prepared) = prepare_all(&all, &requests);
-            let now = now_ms();
-            let new_ids = new_addresses::insert_subscribers_direct(tx, &firsts(&prepared), now)?;
-            let (new, known) = split_new(&prepared, new_ids);
-            new_addresses::write_signups_direct(tx, &new, now)?;
-            Ok((results, known.into_iter().map(|(index, _)| index).collect()))
-        })
-        .await
-}
-
-/// The new addresses of `requests` written in one statement on
-/// PostgreSQL ([`new_addresses::write_new_postgres`]), on a pooled
-/// connection in autocommit; returns as [`write_new_direct`] does.
-async fn write_new_postgres(
-    store: &Store,
-    requests: &[SignupRequest],
-) -> Result<(Vec<Result<SignupOutcome, SignupError>>, Vec<usize>), sqlx::Error> {
-    let mut conn = store.write_alone().await?;
-    let all = newsletters_on(&mut conn).await?;
-    let (results, prepared) = prepare_all(&all, requests);
-    if prepared.is_empty() {
-        return Ok((results, Vec::new()));
-    }
-    let new_ids =
-        new_addresses::write_new_postgres(&mut conn, &firsts(&prepared), now_ms()).await?;
-    let (_, known) = split_new(&prepared, new_ids);
-    Ok((results, known.into_iter().map(|(index, _)| index).collect()))
 }
 
 type Indexed<'r> = (usize, Prepared<'r>);
@@ -235,36 +193,53 @@ fn prepare_all<'r>(
     (results, prepared)
 }
 
-/// The first signup of each address, in the order of the keys: only it
-/// may be new (a second one in the same group is known by then).
-fn firsts<'p, 'r>(prepared: &'p [Indexed<'r>]) -> Vec<&'p Prepared<'r>> {
+/// The first signup of each address, as the store writes a new one: only
+/// it may be new (a second one in the same group is known by then).
+fn new_signups(prepared: &[Indexed<'_>]) -> NewSignups {
+    let now = now_ms();
     let mut seen = HashSet::with_capacity(prepared.len());
-    let mut firsts: Vec<&Prepared<'_>> = prepared
+    let signups = prepared
         .iter()
-        .filter(|(_, p)| seen.insert(p.email_key.as_str()))
         .map(|(_, p)| p)
+        .filter(|p| seen.insert(p.email_key.as_str()))
+        .map(|p| NewSignup {
+            email: p.request.email.as_str().to_string(),
+            email_key: p.email_key.clone(),
+            name: p.name().map(str::to_string),
+            locale: p.subscriber_locale.clone(),
+            newsletters: p.newsletters.iter().map(|n| n.id).collect(),
+            source: p.request.source,
+            client: p.request.client.clone(),
+            detail: p.requested_slugs.clone(),
+            token_hash: p.token_hash.clone(),
+            token_newsletters: p.newsletter_ids.clone(),
+            mail_data: p.confirmation(&p.requested_names, p.name()).to_json(),
+        })
         .collect();
-    firsts.sort_by(|a, b| a.email_key.cmp(&b.email_key));
-    firsts
+    NewSignups {
+        signups,
+        now,
+        tokens_expire_at: now + i64::from(CONFIRMATION_TOKEN_LIFETIME_HOURS) * 3_600_000,
+        mail_kind: CONFIRMATION,
+    }
 }
 
-/// The signups whose address got a new subscriber (with its id), and the
-/// others (with their index).
-#[allow(clippy::type_complexity)]
-fn split_new<'p, 'r>(
-    prepared: &'p [Indexed<'r>],
-    mut new_ids: HashMap<String, i64>,
-) -> (Vec<(i64, &'p Prepared<'r>)>, Vec<(usize, &'p Prepared<'r>)>) {
-    let mut new = Vec::with_capacity(new_ids.len());
-    let mut known = Vec::new();
-    for (index, signup) in prepared {
+/// The indexes of the signups (index, address key) whose address got no
+/// new subscriber: they follow the full rules.
+fn not_new(keys: &[(usize, String)], mut new_ids: NewIds) -> Vec<usize> {
+    keys.iter()
         // `remove`: only the first signup of an address is the new one
-        match new_ids.remove(&signup.email_key) {
-            Some(id) => new.push((id, signup)),
-            None => known.push((*index, signup)),
-        }
-    }
-    (new, known)
+        .filter(|(_, key)| new_ids.remove(key).is_none())
+        .map(|(index, _)| *index)
+        .collect()
+}
+
+/// Each prepared signup's index and address key.
+fn keys_of(prepared: &[Indexed<'_>]) -> Vec<(usize, String)> {
+    prepared
+        .iter()
+        .map(|(index, p)| (*index, p.email_key.clone()))
+        .collect()
 }
 
 /// Everything a signup needs that needs no database.

@@ -9,8 +9,8 @@ use maud::{Markup, html};
 use super::auth::Editor;
 use super::error::AdminError;
 use super::layout::page;
-use super::queries::{self, DAY_MS};
 use crate::newsletters::next_runs;
+use crate::store::subscribers::{DAY_MS, SUBSCRIBER_STATUSES};
 use crate::web::AppState;
 
 pub const GROWTH_DAYS: i64 = 90;
@@ -20,10 +20,10 @@ pub async fn dashboard(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let store = &state.store;
-    let by_status = queries::subscribers_by_status(store).await?;
+    let by_status = store.subscribers().count_by_status().await?;
     let today = Utc::now().timestamp_millis() / DAY_MS;
     let first_day = today - (GROWTH_DAYS - 1);
-    let per_day = queries::signups_per_day(store, first_day * DAY_MS).await?;
+    let per_day = store.subscribers().new_per_day(first_day * DAY_MS).await?;
     let mut series = vec![0i64; GROWTH_DAYS as usize];
     for (day, n) in per_day {
         if let Some(slot) = usize::try_from(day - first_day)
@@ -62,7 +62,7 @@ pub async fn dashboard(
     };
     let body = html! {
         div class="cards" {
-            @for status in queries::SUBSCRIBER_STATUSES {
+            @for status in SUBSCRIBER_STATUSES {
                 div class="card" { div class="n" { (count_of(status)) } div class="muted" { (status) } }
             }
             div class="card" { div class="n" id="queue" { (queue) } div class="muted" { "emails in the queue" } }

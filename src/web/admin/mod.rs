@@ -15,7 +15,6 @@ pub mod imports;
 pub mod issues;
 pub mod layout;
 pub mod newsletters;
-pub mod queries;
 pub mod session;
 pub mod settings;
 pub mod stories;

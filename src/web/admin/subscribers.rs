@@ -14,11 +14,10 @@ use super::error::AdminError;
 use super::layout::{opt_when, page, when};
 use futures_util::StreamExt;
 
-use super::queries::{self, SUBSCRIBER_STATUSES, SubscriberFilter};
+use crate::store::subscribers::search::{SCAN_WINDOW, SUBSCRIBER_STATUSES, SubscriberFilter};
 use crate::subscriptions::ConsentSource;
 use crate::subscriptions::export::{self, EXPORT_BATCH};
 use crate::subscriptions::manage::{self, UnsubscribeScope};
-use crate::subscriptions::search;
 use crate::web::AppState;
 use crate::web::client_info::ClientInfo;
 
@@ -79,8 +78,10 @@ pub async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let newsletters = state.store.newsletters().all().await?;
     let filter = query.filter(&newsletters);
-    let found =
-        queries::subscribers_page(&state.store, &filter, query.after, PAGE_SIZE + 1).await?;
+    let found = state
+        .store
+        .search_subscribers(&filter, query.after, PAGE_SIZE + 1)
+        .await?;
     let lines = &found.lines;
     let full = lines.len() as i64 > PAGE_SIZE;
     let shown = &lines[..lines.len().min(PAGE_SIZE as usize)];
@@ -130,7 +131,7 @@ pub async fn list(
         @if !full && next_url.is_some() {
             p class="muted" {
                 "A fragment this short is searched "
-                (search::SCAN_WINDOW) " subscribers a page; the next page goes on from there."
+                (SCAN_WINDOW) " subscribers a page; the next page goes on from there."
             }
         }
         @if let Some(next) = next_url { p { a href=(next) rel="next" { "Next page" } } }
@@ -154,7 +155,7 @@ pub async fn export_csv(
         let filter = filter.clone();
         async move {
             let after = after?;
-            match export::export_batch(&store, &filter, after, EXPORT_BATCH).await {
+            match store.search_subscribers(&filter, after, EXPORT_BATCH).await {
                 Ok(batch) => {
                     let mut chunk = String::new();
                     for line in &batch.lines {
@@ -196,7 +197,7 @@ pub async fn show(
         .await?
         .ok_or(AdminError::NotFound)?;
     let consent = state.store.subscribers().consent_events_of(*id).await?;
-    let deliveries = queries::deliveries_of(&state.store, *id, 50).await?;
+    let deliveries = state.store.deliveries().history_of(*id, 50).await?;
     let s = &view.subscriber;
     let base = format!("/admin/subscribers/{}", s.id);
     let body = html! {

@@ -9,6 +9,7 @@ mod imports;
 mod issues;
 mod newsletters;
 mod outbox;
+mod signups;
 mod stories;
 mod subscribers;
 mod users;

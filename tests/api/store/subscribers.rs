@@ -351,7 +351,101 @@ async fn erasure_keeps_only_the_hash(backend: Backend) {
     assert_eq!(found.into_iter().collect::<Vec<_>>(), ["hash-of-g"]);
 }
 
+async fn counts_growth_history_and_savepoints(backend: Backend) {
+    let (_db, store) = fresh_store(backend).await;
+    let mut tx = store.begin_write().await.unwrap();
+    let mut ids = Vec::new();
+    for email in ["a@example.org", "b@example.org", "c@example.org"] {
+        let s = tx
+            .subscribers()
+            .upsert_pending(email, email, None, "en")
+            .await
+            .unwrap();
+        ids.push(s.id);
+    }
+    tx.subscribers()
+        .set_status(ids[0], SubscriberStatus::Active)
+        .await
+        .unwrap();
+    // a savepoint rolled back undoes its writes alone
+    let mut savepoint = tx.savepoint().await.unwrap();
+    savepoint
+        .subscribers()
+        .set_status(ids[1], SubscriberStatus::Bounced)
+        .await
+        .unwrap();
+    savepoint.rollback().await.unwrap();
+    let mut savepoint = tx.savepoint().await.unwrap();
+    savepoint
+        .subscribers()
+        .set_status(ids[2], SubscriberStatus::Unsubscribed)
+        .await
+        .unwrap();
+    savepoint.commit().await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut counts = store.subscribers().count_by_status().await.unwrap();
+    counts.retain(|(_, n)| *n > 0);
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            ("active".to_string(), 1),
+            ("pending".to_string(), 1),
+            ("unsubscribed".to_string(), 1)
+        ]
+    );
+    let days = store.subscribers().new_per_day(0).await.unwrap();
+    let today = gazette::store::now_ms() / gazette::store::subscribers::DAY_MS;
+    assert_eq!(days, [(today, 3)]);
+    assert!(
+        store
+            .subscribers()
+            .new_per_day((today + 1) * gazette::store::subscribers::DAY_MS)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    for (created_at, status) in [(10, "sent"), (20, "pending")] {
+        sqlx::query(
+            "INSERT INTO deliveries (kind, subscriber_id, recipient, status, attempts, \
+             next_attempt_at, created_at) VALUES ('confirmation', $1, 'a@example.org', $2, 0, 0, $3)",
+        )
+        .bind(ids[0])
+        .bind(status)
+        .bind(created_at)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    let history = store.deliveries().history_of(ids[0], 10).await.unwrap();
+    let seen: Vec<(i64, &str)> = history
+        .iter()
+        .map(|line| (line.created_at, line.status.as_str()))
+        .collect();
+    assert_eq!(seen, [(20, "pending"), (10, "sent")]);
+    assert_eq!(
+        store
+            .deliveries()
+            .history_of(ids[0], 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .deliveries()
+            .history_of(ids[1], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 crate::both_databases!(
+    counts_growth_history_and_savepoints,
     subscribers_and_subscriptions_change_status,
     tokens_consent_and_counters_are_kept,
     erasure_keeps_only_the_hash,

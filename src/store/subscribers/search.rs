@@ -1,6 +1,6 @@
 //! Which subscribers match the admin's filter (a fragment of the address,
 //! a status, a newsletter), one keyset page at a time in id order, for the
-//! admin's list and the CSV export.
+//! admin's list and the CSV export ([`Store::search_subscribers`]).
 //!
 //! At a million subscribers "address contains" must not read every row.
 //! A search walks two stretches, so each page costs a bounded amount:
@@ -12,7 +12,7 @@
 //!    the ids through the trigram index of migration 0006 (FTS5 on SQLite,
 //!    a GIN index on PostgreSQL): a rare fragment, or one that matches
 //!    nobody, costs its few matches instead of a scan. SQLite's index
-//!    takes new subscribers in batches ([`super::address_index`]); the
+//!    takes new subscribers in batches (`subscriptions::address_index`); the
 //!    few not in it yet are read with the LIKE.
 //!
 //! Otherwise (a fragment of one or two characters has no trigram; a common
@@ -27,6 +27,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::store::{Backend, Store, StoreError, escape_like};
+
+/// What a page of the list and a batch of the export read of each
+/// subscriber.
+const COLUMNS: &str = "s.id, s.email, s.name, s.status, s.created_at, s.confirmed_at";
 
 pub const SUBSCRIBER_STATUSES: [&str; 4] = ["pending", "active", "unsubscribed", "bounced"];
 
@@ -49,54 +53,69 @@ pub struct SubscriberFilter {
     pub newsletter_id: Option<i64>,
 }
 
-/// A page of matching rows, and where the next page starts: after the last
-/// row when the page is full, after the scanned window when a short
-/// fragment's page ended there, `None` when nothing is left.
-pub struct FilteredRows {
-    pub rows: Vec<AnyRow>,
-    pub next_after: Option<i64>,
+/// One subscriber as the list and the export show them.
+#[derive(Debug, Clone)]
+pub struct SubscriberLine {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub status: String,
+    pub created_at: i64,
+    pub confirmed_at: Option<i64>,
 }
 
-/// [`FilteredRows`] read into the caller's own lines.
+/// A page of matching subscribers, and where the next page starts: after
+/// the last line when the page is full, after the scanned window when a
+/// short fragment's page ended there, `None` when nothing is left.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub lines: Vec<T>,
     pub next_after: Option<i64>,
 }
 
-impl FilteredRows {
-    pub fn read<T>(
-        self,
-        line: impl Fn(&AnyRow) -> Result<T, sqlx::Error>,
-    ) -> Result<Page<T>, StoreError> {
-        Ok(Page {
-            lines: self.rows.iter().map(line).collect::<Result<_, _>>()?,
-            next_after: self.next_after,
-        })
+impl Store {
+    /// The subscribers matching `filter` with an id after `after`, in id
+    /// order, at most `limit` of them.
+    pub async fn search_subscribers(
+        &self,
+        filter: &SubscriberFilter,
+        after: i64,
+        limit: i64,
+    ) -> Result<Page<SubscriberLine>, StoreError> {
+        let (rows, next_after) = filtered_rows(self, filter, after, limit).await?;
+        let lines = rows
+            .iter()
+            .map(|row| {
+                Ok(SubscriberLine {
+                    id: row.try_get("id")?,
+                    email: row.try_get("email")?,
+                    name: row.try_get("name")?,
+                    status: row.try_get("status")?,
+                    created_at: row.try_get("created_at")?,
+                    confirmed_at: row.try_get("confirmed_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok(Page { lines, next_after })
     }
 }
 
-/// `columns` (of `subscribers s`) of the subscribers matching `filter` with
-/// an id after `after`, in id order, at most `limit` of them.
-pub async fn filtered_rows(
+type Rows = (Vec<AnyRow>, Option<i64>);
+
+async fn filtered_rows(
     store: &Store,
-    columns: &str,
     filter: &SubscriberFilter,
     after: i64,
     limit: i64,
-) -> Result<FilteredRows, StoreError> {
+) -> Result<Rows, StoreError> {
     let fragment = filter.search.trim().to_lowercase();
     if fragment.is_empty() {
-        let rows = fetch(store, walk(columns, filter, after, None, limit, "")).await?;
+        let rows = fetch(store, walk(filter, after, None, limit, "")).await?;
         return Ok(page_of(rows, limit, None));
     }
     let like = format!("%{}%", escape_like(&fragment));
     let window_end = after.saturating_add(SCAN_WINDOW);
-    let mut rows = fetch(
-        store,
-        walk(columns, filter, after, Some(window_end), limit, &like),
-    )
-    .await?;
+    let mut rows = fetch(store, walk(filter, after, Some(window_end), limit, &like)).await?;
     if rows.len() as i64 == limit {
         return Ok(page_of(rows, limit, None));
     }
@@ -114,26 +133,18 @@ pub async fn filtered_rows(
         return Ok(page_of(rows, limit, Some(window_end)));
     }
     let rest = limit - rows.len() as i64;
-    let query = indexed(
-        store.backend(),
-        columns,
-        filter,
-        window_end,
-        rest,
-        &fragment,
-        &like,
-    );
+    let query = indexed(store.backend(), filter, window_end, rest, &fragment, &like);
     rows.extend(fetch_indexed(store, query).await?);
     Ok(page_of(rows, limit, None))
 }
 
-fn page_of(rows: Vec<AnyRow>, limit: i64, window_end: Option<i64>) -> FilteredRows {
+fn page_of(rows: Vec<AnyRow>, limit: i64, window_end: Option<i64>) -> Rows {
     let next_after = if rows.len() as i64 == limit {
         rows.last().and_then(|row| row.try_get::<i64, _>("id").ok())
     } else {
         window_end
     };
-    FilteredRows { rows, next_after }
+    (rows, next_after)
 }
 
 /// Three characters in a row, none of them a LIKE wildcard: what both
@@ -191,7 +202,6 @@ impl Query {
 /// subscriptions when there is one (index of migration 0005: a newsletter of
 /// a hundred readers reads a hundred rows), else every subscriber.
 fn walk(
-    columns: &str,
     filter: &SubscriberFilter,
     after: i64,
     until: Option<i64>,
@@ -203,13 +213,13 @@ fn walk(
         Some(newsletter) => {
             let n = q.int(newsletter);
             q.sql = format!(
-                "SELECT {columns} FROM subscriptions su JOIN subscribers s ON s.id = su.subscriber_id \
+                "SELECT {COLUMNS} FROM subscriptions su JOIN subscribers s ON s.id = su.subscriber_id \
                  WHERE su.newsletter_id = {n} AND su.status IN ('pending', 'active')"
             );
             "su.subscriber_id"
         }
         None => {
-            q.sql = format!("SELECT {columns} FROM subscribers s WHERE 1 = 1");
+            q.sql = format!("SELECT {COLUMNS} FROM subscribers s WHERE 1 = 1");
             "s.id"
         }
     };
@@ -226,10 +236,9 @@ fn walk(
 }
 
 /// The matches after `after` found through the trigram index, rechecked
-/// with the LIKE and the other filters. `columns` starts with `s.id`.
+/// with the LIKE and the other filters.
 fn indexed(
     backend: Backend,
-    columns: &str,
     filter: &SubscriberFilter,
     after: i64,
     limit: i64,
@@ -244,7 +253,7 @@ fn indexed(
             let raw = q.text(&format!("%{fragment}%"));
             let a = q.int(after);
             q.sql = format!(
-                "SELECT {columns} FROM subscriber_address_trigrams t \
+                "SELECT {COLUMNS} FROM subscriber_address_trigrams t \
                  CROSS JOIN subscribers s ON s.id = t.rowid \
                  WHERE t.email_key LIKE {raw} AND t.rowid > {a}"
             );
@@ -253,7 +262,7 @@ fn indexed(
             // in batches, `address_index`), are read with the LIKE alone.
             let a = q.int(after);
             q.sql += &format!(
-                " UNION ALL SELECT {columns} FROM subscribers s WHERE s.id > {a} \
+                " UNION ALL SELECT {COLUMNS} FROM subscribers s WHERE s.id > {a} \
                  AND s.id > (SELECT indexed_up_to FROM address_index_state)"
             );
             "id"
@@ -262,7 +271,7 @@ fn indexed(
             let f = q.text(fragment);
             let a = q.int(after);
             q.sql = format!(
-                "SELECT {columns} FROM subscribers s \
+                "SELECT {COLUMNS} FROM subscribers s \
                  WHERE address_trigrams(s.email_key) @> address_trigrams({f}) AND s.id > {a}"
             );
             "s.id"
