@@ -206,10 +206,7 @@ impl Application {
             feed_fetcher,
             shutdown.clone(),
         ));
-        let address_index = tokio::spawn(crate::subscriptions::address_index::run(
-            store.clone(),
-            shutdown.clone(),
-        ));
+        let address_index = tokio::spawn(store.clone().keep_address_index(shutdown.clone()));
         let delivery_workers =
             crate::delivery::start(delivery_parts(&delivery_state), shutdown.clone())?;
         let scheduler_loop = delivery_state

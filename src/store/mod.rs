@@ -6,20 +6,16 @@
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
 
 use std::ops::{Deref, DerefMut};
-use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::any::AnyPoolOptions;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::config::DatabaseSettings;
 
-mod checkpointer;
-mod direct;
 pub mod feeds;
 mod handle;
 pub mod imports;
@@ -34,11 +30,13 @@ mod sqlite;
 pub mod stories;
 pub mod subscribers;
 pub mod users;
-mod writer;
 
-use checkpointer::{Checkpointer, WAL_AUTOCHECKPOINT_PAGES};
-pub use direct::{DirectError, DirectWriter};
-use writer::{SqliteWriter, WriterTurn};
+use postgres::connect::connect_postgres;
+pub use sqlite::ADDRESS_INDEX_BATCH;
+use sqlite::checkpointer::Checkpointer;
+use sqlite::connect::{connect_sqlite, sqlite_url_with_create};
+pub use sqlite::direct::{DirectError, DirectWriter};
+use sqlite::writer::{SqliteWriter, WriterTurn};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -227,7 +225,7 @@ impl Store {
     /// off up to 100 ms between tries), which under a burst of signups
     /// costs far more than the writes. So on SQLite the busy paths (signups,
     /// confirmations, claims and outcomes of the delivery workers) take
-    /// turns on one connection of their own (`store::writer`) and begin with
+    /// turns on one connection of their own (`store::sqlite::writer`) and begin with
     /// `BEGIN IMMEDIATE`, taking the write lock at once instead of failing
     /// to upgrade a read later. Other processes on the same file still meet
     /// the busy handler. PostgreSQL writers run side by side.
@@ -343,32 +341,6 @@ fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
-/// The pool, and the path of the file it opened.
-async fn connect_sqlite(
-    url: &str,
-    max_connections: u32,
-) -> Result<(AnyPool, std::path::PathBuf), StoreError> {
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-        .map_err(|e| StoreError::BadUrl(e.to_string()))?;
-    let path = options.get_filename().to_path_buf();
-    let shown = path.display().to_string();
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(|e| StoreError::SqliteOpen {
-            path: shown.clone(),
-            reason: format!("cannot create folder {}: {e}", folder.display()),
-        })?;
-    }
-    probe_sqlite(&options, &shown).await?;
-    let pool = sqlite_pool(url, max_connections)
-        .await
-        .map_err(|e| StoreError::SqliteOpen {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
-    check_writable(&pool, &path).await?;
-    Ok((pool, path))
-}
-
 /// Connections that sat idle this long are pinged before they are lent.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
@@ -380,7 +352,7 @@ const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 /// does after 500 ms). sqlx still pings each connection as it comes back
 /// to the pool, after its user is done: one that broke while in use is
 /// closed there and never lent again.
-fn pool_options(max_connections: u32) -> AnyPoolOptions {
+pub(crate) fn pool_options(max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .test_before_acquire(false)
@@ -394,173 +366,4 @@ fn pool_options(max_connections: u32) -> AnyPoolOptions {
                 Ok(sqlx::Connection::ping(conn).await.is_ok())
             })
         })
-}
-
-/// A pool of up to `max_connections` connections to the SQLite file at
-/// `url`, each set up the same way.
-async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
-    pool_options(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .after_connect(|conn, _meta| Box::pin(set_up_sqlite(conn)))
-        .connect(&sqlite_url_with_create(url))
-        .await
-}
-
-/// Every SQLite connection's settings.
-async fn set_up_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-    // WAL lets the web server read while the delivery workers write; the
-    // busy timeout turns brief lock contention (another process on the
-    // file) into waiting instead of SQLITE_BUSY errors.
-    conn.execute("PRAGMA journal_mode = WAL").await?;
-    conn.execute("PRAGMA busy_timeout = 10000").await?;
-    conn.execute("PRAGMA foreign_keys = ON").await?;
-    conn.execute("PRAGMA synchronous = NORMAL").await?;
-    // see store::checkpointer: the copying is done beside the writers
-    conn.execute(sqlx::AssertSqlSafe(format!(
-        "PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}"
-    )))
-    .await?;
-    Ok(())
-}
-
-/// One plain connection first, switched to WAL as the pool's connections
-/// are: a pool retries a connection that fails until its acquire timeout
-/// and then reports only "pool timed out", where this names the cause (a
-/// read-only file, a folder where the journal cannot be created).
-async fn probe_sqlite(
-    options: &sqlx::sqlite::SqliteConnectOptions,
-    shown: &str,
-) -> Result<(), StoreError> {
-    use sqlx::Connection;
-    let probe = async {
-        let mut conn =
-            sqlx::sqlite::SqliteConnection::connect_with(&options.clone().create_if_missing(true))
-                .await?;
-        conn.execute("PRAGMA journal_mode = WAL").await?;
-        conn.close().await
-    };
-    probe.await.map_err(|e| StoreError::SqliteOpen {
-        path: shown.to_string(),
-        reason: format!(
-            "{} (Gazette must be able to write the file and create its journal next to it)",
-            sqlite_reason(&e)
-        ),
-    })
-}
-
-/// SQLite's own words, without sqlx's "error returned from database:
-/// (code: …)" wrapping.
-fn sqlite_reason(error: &sqlx::Error) -> String {
-    match error {
-        sqlx::Error::Database(db) => db.message().to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// SQLite opens read-only files without complaint and fails on the first
-/// write; fail at start instead, with the path in the message.
-async fn check_writable(pool: &AnyPool, path: &Path) -> Result<(), StoreError> {
-    let probe = async {
-        let mut tx = pool.begin().await?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS _gazette_write_probe (x INTEGER)")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DROP TABLE _gazette_write_probe")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
-    };
-    probe.await.map_err(|e| StoreError::SqliteOpen {
-        path: path.display().to_string(),
-        reason: format!("not writable: {e}"),
-    })
-}
-
-fn sqlite_url_with_create(url: &str) -> String {
-    if url.contains("mode=") {
-        url.to_string()
-    } else if url.contains('?') {
-        format!("{url}&mode=rwc")
-    } else {
-        format!("{url}?mode=rwc")
-    }
-}
-
-async fn connect_postgres(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
-    let options = sqlx::postgres::PgConnectOptions::from_str(url)
-        .map_err(|e| StoreError::BadUrl(e.to_string()))?;
-    let target = format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or("postgres")
-    );
-    let open = || {
-        pool_options(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
-    };
-    // One plain connection first: a pool reports only "timed out" where
-    // this says "connection refused" or "password authentication failed".
-    let first = {
-        use sqlx::Connection;
-        sqlx::postgres::PgConnection::connect_with(&options).await
-    };
-    let pooled = match first {
-        Ok(conn) => {
-            use sqlx::Connection;
-            let _ = conn.close().await;
-            open().await
-        }
-        Err(e) => Err(e),
-    };
-    match pooled {
-        Ok(pool) => Ok(pool),
-        Err(e) if is_missing_database(&e) => {
-            create_postgres_database(&options).await.map_err(|reason| {
-                StoreError::PostgresConnect {
-                    target: target.clone(),
-                    reason,
-                }
-            })?;
-            open().await.map_err(|e| StoreError::PostgresConnect {
-                target,
-                reason: e.to_string(),
-            })
-        }
-        Err(e) => Err(StoreError::PostgresConnect {
-            target,
-            reason: e.to_string(),
-        }),
-    }
-}
-
-fn is_missing_database(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"))
-}
-
-async fn create_postgres_database(
-    options: &sqlx::postgres::PgConnectOptions,
-) -> Result<(), String> {
-    use sqlx::Connection;
-    let Some(name) = options.get_database() else {
-        return Err("no database name in database.url".into());
-    };
-    let admin = options.clone().database("postgres");
-    let mut conn = sqlx::postgres::PgConnection::connect_with(&admin)
-        .await
-        .map_err(|e| {
-            format!(
-                "database \"{name}\" does not exist and Gazette could not connect to \"postgres\" to create it ({e}); create it with: createdb {name}"
-            )
-        })?;
-    let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
-    match conn.execute(sqlx::AssertSqlSafe(statement)).await {
-        Ok(_) => Ok(()),
-        // another instance created it at the same moment
-        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
-        Err(e) => Err(format!(
-            "database \"{name}\" does not exist and could not be created ({e}); create it with: createdb {name}"
-        )),
-    }
 }

@@ -5,7 +5,6 @@
 //! the parsed input types ([`domain`]). Handlers in `web::public` and
 //! `web::api` call these; nothing here knows HTTP.
 
-pub mod address_index;
 pub mod cli;
 pub mod confirm;
 pub mod domain;

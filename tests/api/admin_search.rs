@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use gazette::store::subscribers::search::{SCAN_WINDOW, SubscriberFilter};
-use gazette::subscriptions::address_index::index_new_addresses;
 use gazette::users::Role;
 use reqwest::StatusCode;
 
@@ -144,7 +143,7 @@ async fn address_search_gives_the_rows_of_a_plain_contains(backend: Backend) {
     // taken some of them), then once it has them all.
     for indexed in [false, true] {
         if indexed {
-            while index_new_addresses(&app.store, 4).await.unwrap() > 0 {}
+            while app.store.index_new_addresses(4).await.unwrap() > 0 {}
         }
         for fragment in FRAGMENTS {
             for status in [None, Some("active"), Some("bounced")] {
@@ -345,7 +344,7 @@ crate::both_databases!(
 );
 
 mod sqlite_only {
-    use gazette::subscriptions::address_index::{BATCH, index_new_addresses};
+    use gazette::store::ADDRESS_INDEX_BATCH as BATCH;
 
     use crate::helpers::{Backend, spawn_app};
 
@@ -379,7 +378,7 @@ mod sqlite_only {
         for n in 0..10 {
             add(n).await.unwrap();
         }
-        while index_new_addresses(&app.store, 3).await.unwrap() > 0 {}
+        while app.store.index_new_addresses(3).await.unwrap() > 0 {}
         // indexed rows
         delete("reader1@example.org").await.unwrap();
         change("reader2@example.org", "changed2@example.org")
@@ -393,7 +392,7 @@ mod sqlite_only {
         change("reader12@example.org", "changed12@example.org")
             .await
             .unwrap();
-        while index_new_addresses(&app.store, BATCH).await.unwrap() > 0 {}
+        while app.store.index_new_addresses(BATCH).await.unwrap() > 0 {}
 
         sqlx::query(
             // rank 1: checked against the subscribers too, not only itself

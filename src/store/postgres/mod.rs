@@ -1,3 +1,5 @@
-//! What only PostgreSQL does: statements built on its own features.
+//! What only PostgreSQL needs: opening the pool (and the database), and
+//! the signups written in one statement built on its own features.
 
+pub(crate) mod connect;
 pub(crate) mod signups;

@@ -1,3 +1,13 @@
-//! What only SQLite needs: its one-call writes on the direct writer.
+//! What only SQLite needs: opening the file, one writer at a time
+//! (`writer`), whole transactions in one call (`direct`) with the
+//! checkpoints beside them, the signups written there, and the address
+//! index kept in batches.
 
+mod address_index;
+pub(crate) mod checkpointer;
+pub(crate) mod connect;
+pub(crate) mod direct;
 pub(crate) mod signups;
+pub(crate) mod writer;
+
+pub use address_index::BATCH as ADDRESS_INDEX_BATCH;

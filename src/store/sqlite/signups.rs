@@ -2,13 +2,13 @@
 //! ([`DirectWriter`]): the same rows as [`crate::store::signups`]
 //! writes through sqlx, each table in one statement.
 
-use super::super::direct::{DirectError, DirectWriter};
 use super::super::newsletters::all_on_direct;
 use super::super::rows::{InsertRows, Value};
 use super::super::signups::{
     INSERT_SUBSCRIBERS, NEW_ONLY, NewIds, NewSignups, other_rows, per_newsletter, with_ids,
 };
 use super::super::subscribers::{DailyCounter, count_today_by_direct};
+use super::direct::{DirectError, DirectWriter};
 use crate::newsletters::Newsletter;
 
 pub(crate) async fn write<T, F>(

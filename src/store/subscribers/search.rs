@@ -12,7 +12,7 @@
 //!    the ids through the trigram index of migration 0006 (FTS5 on SQLite,
 //!    a GIN index on PostgreSQL): a rare fragment, or one that matches
 //!    nobody, costs its few matches instead of a scan. SQLite's index
-//!    takes new subscribers in batches (`subscriptions::address_index`); the
+//!    takes new subscribers in batches (`store::sqlite::address_index`); the
 //!    few not in it yet are read with the LIKE.
 //!
 //! Otherwise (a fragment of one or two characters has no trigram; a common

@@ -147,12 +147,6 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for ImportError {
-    fn from(error: sqlx::Error) -> ImportError {
-        ImportError::Store(StoreError::Sql(error))
-    }
-}
-
 /// Where an import is at, after each batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportProgress {

@@ -37,7 +37,7 @@ impl SqliteWriter {
     /// Opens the connection at `url`, set up as the pool's are.
     pub async fn connect(url: &str) -> Result<SqliteWriter, sqlx::Error> {
         let mut conn = AnyConnection::connect(url).await?;
-        super::set_up_sqlite(&mut conn).await?;
+        super::connect::set_up_sqlite(&mut conn).await?;
         Ok(SqliteWriter {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -4,7 +4,8 @@
 //! cost a signup group about a fifth of its turn at the write lock, where
 //! a batch of thousands costs each row a fraction of that. The search
 //! reads the subscribers not indexed yet with a plain LIKE
-//! ([`super::search`]), so an address is found at once either way.
+//! (`store::subscribers::search`), so an address is found at once either
+//! way.
 //!
 //! PostgreSQL's trigram index is kept by PostgreSQL itself; nothing runs
 //! there.
@@ -13,7 +14,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{DirectError, Store};
+use super::direct::{DirectError, DirectWriter};
+use crate::store::{Store, StoreError};
 
 /// How often the index is brought up to date.
 const TICK: Duration = Duration::from_secs(1);
@@ -22,12 +24,46 @@ const TICK: Duration = Duration::from_secs(1);
 /// few tens of milliseconds.
 pub const BATCH: i64 = 5_000;
 
-/// Adds up to `batch` subscribers not in the index yet, in id order;
-/// returns how many. Nothing on PostgreSQL.
-pub async fn index_new_addresses(store: &Store, batch: i64) -> Result<usize, DirectError> {
-    let Some(direct) = store.direct() else {
-        return Ok(0);
-    };
+impl Store {
+    /// Adds up to `batch` subscribers not in SQLite's address index yet,
+    /// in id order; returns how many. Nothing on PostgreSQL.
+    pub async fn index_new_addresses(&self, batch: i64) -> Result<usize, StoreError> {
+        let Some(direct) = self.direct() else {
+            return Ok(0);
+        };
+        Ok(index_batch(direct, batch).await?)
+    }
+
+    /// Keeps SQLite's address index up to date until `shutdown`: every
+    /// [`TICK`], and at once again after a full batch (an import to catch
+    /// up with). Returns at once on PostgreSQL.
+    pub async fn keep_address_index(self, shutdown: CancellationToken) {
+        if self.direct().is_none() {
+            return;
+        }
+        loop {
+            let added = match self.index_new_addresses(BATCH).await {
+                Ok(added) => added,
+                Err(error) => {
+                    tracing::warn!(%error, "the address index could not be brought up to date");
+                    0
+                }
+            };
+            if added as i64 >= BATCH {
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(TICK) => {}
+            }
+        }
+    }
+}
+
+async fn index_batch(direct: &DirectWriter, batch: i64) -> Result<usize, DirectError> {
     direct
         .write(move |tx| {
             let from: i64 = tx
@@ -53,31 +89,4 @@ pub async fn index_new_addresses(store: &Store, batch: i64) -> Result<usize, Dir
             Ok(added)
         })
         .await
-}
-
-/// Keeps the index up to date until `shutdown`: every [`TICK`], and at
-/// once again after a full batch (an import to catch up with).
-pub async fn run(store: Store, shutdown: CancellationToken) {
-    if store.direct().is_none() {
-        return;
-    }
-    loop {
-        let added = match index_new_addresses(&store, BATCH).await {
-            Ok(added) => added,
-            Err(error) => {
-                tracing::warn!(%error, "the address index could not be brought up to date");
-                0
-            }
-        };
-        if added as i64 >= BATCH {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            continue;
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(TICK) => {}
-        }
-    }
 }
