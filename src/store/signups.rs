@@ -21,7 +21,7 @@ use super::outbox::{MailBody, MailKind, OneOffMail, one_off_rows};
 use super::rows::{self, InsertRows, Value};
 use super::subscribers::{ClientMeta, ConsentKind, ConsentSource, DailyCounter, count_today_by};
 use super::{Store, StoreError, WriteTx};
-use crate::newsletters::Newsletter;
+use crate::store::newsletters::Newsletter;
 
 /// The signup of an address not seen before, as it is written.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use super::super::newsletters::all_on;
 use super::super::signups::{NewIds, NewSignups};
 use super::super::subscribers::{ConsentKind, counter_shard, today};
 use super::super::{Store, StoreError};
-use crate::newsletters::Newsletter;
+use crate::store::newsletters::Newsletter;
 
 pub(crate) async fn write<T, F>(store: &Store, prepare: F) -> Result<(T, NewIds), StoreError>
 where

@@ -9,7 +9,7 @@ use super::super::signups::{
 };
 use super::super::subscribers::{DailyCounter, count_today_by_direct};
 use super::direct::{DirectError, DirectWriter};
-use crate::newsletters::Newsletter;
+use crate::store::newsletters::Newsletter;
 
 pub(crate) async fn write<T, F>(
     direct: &DirectWriter,

@@ -91,7 +91,7 @@ impl SignupWriter {
                 if !known.is_empty() {
                     let again: Vec<SignupRequest> =
                         known.iter().map(|&index| requests[index].clone()).collect();
-                    let written = self.write_through_sqlx(&again).await;
+                    let written = self.write_in_transaction(&again).await;
                     for (index, result) in known.into_iter().zip(written) {
                         results[index] = result;
                     }
@@ -106,14 +106,14 @@ impl SignupWriter {
                     signups = requests.len(),
                     "the one-call write of a group of signups failed; writing it in a transaction"
                 );
-                self.write_through_sqlx(requests).await
+                self.write_in_transaction(requests).await
             }
         }
     }
 
-    /// [`SignupWriter::write`] on sqlx's connections: the whole group in
+    /// [`SignupWriter::write`] in a write transaction: the whole group in
     /// one transaction, or one by one when that failed.
-    async fn write_through_sqlx(
+    async fn write_in_transaction(
         &mut self,
         requests: &[SignupRequest],
     ) -> Vec<Result<SignupOutcome, SignupError>> {
