@@ -6,12 +6,17 @@
 
 pub mod cli;
 pub mod cron;
+mod input;
 pub mod schedule;
 pub mod settings;
 
 pub use crate::store::newsletters::{NewNewsletter, Newsletter};
+pub use input::NewsletterInput;
 pub use schedule::{Schedule, ScheduleError};
-pub use settings::{InvalidSettings, NewsletterInput, NewsletterSettings, NextRun, next_runs};
+pub use settings::{InvalidSettings, NewsletterSettings};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use crate::store::{Store, StoreError, now_ms};
 
@@ -85,4 +90,27 @@ pub async fn ensure_default_newsletter(store: &Store, site_name: &str) -> Result
         .newsletters()
         .create_unless_taken(&news, now_ms())
         .await
+}
+
+/// One upcoming fire time, in the newsletter's zone and in UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextRun {
+    pub local: DateTime<Tz>,
+    pub utc: DateTime<Utc>,
+}
+
+/// The next `n` fire times after `after`; empty when not scheduled.
+pub fn next_runs(newsletter: &Newsletter, after: DateTime<Utc>, n: usize) -> Vec<NextRun> {
+    let Some(schedule) = NewsletterSettings::of(newsletter).schedule() else {
+        return Vec::new();
+    };
+    let tz = schedule.timezone();
+    schedule
+        .next_runs(after, n)
+        .into_iter()
+        .map(|utc| NextRun {
+            local: utc.with_timezone(&tz),
+            utc,
+        })
+        .collect()
 }

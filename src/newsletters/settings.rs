@@ -7,12 +7,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use email_templates::Locale;
-use serde::{Deserialize, Deserializer};
 
 use super::Newsletter;
+pub use super::input::NewsletterInput;
 use super::schedule::{Schedule, ScheduleError};
 use crate::tags::Tags;
 
@@ -21,54 +20,6 @@ pub const MAX_NAME: usize = 200;
 pub const MAX_DESCRIPTION: usize = 2000;
 pub const MAX_SENDER_NAME: usize = 100;
 pub const DEFAULT_MAX_STORIES: i64 = 10;
-
-/// What a client may send to create or change a newsletter. A field left
-/// out keeps its value; `null` clears the optional ones. Creating needs
-/// `slug` and `name`; the slug never changes afterwards.
-#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewsletterInput {
-    /// Lower-case letters, digits and dashes.
-    #[schema(max_length = 64, pattern = "^[a-z0-9][a-z0-9-]*$")]
-    pub slug: Option<String>,
-    #[schema(max_length = 200)]
-    pub name: Option<String>,
-    #[schema(max_length = 2000)]
-    pub description: Option<String>,
-    /// `en` or `fr`.
-    #[schema(pattern = "^(en|fr)$")]
-    pub locale: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 100)]
-    pub sender_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, format = Email)]
-    pub reply_to: Option<Option<String>>,
-    #[schema(minimum = 1, maximum = 100)]
-    pub max_stories: Option<i64>,
-    /// Only stories with one of these tags go in (all stories when empty).
-    #[schema(max_items = 20)]
-    pub tags: Option<Vec<String>>,
-    pub review_before_send: Option<bool>,
-    pub skip_when_empty: Option<bool>,
-    /// Five-field cron (`0 7 * * FRI`), read in `timezone`; `null` unschedules.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub schedule: Option<Option<String>>,
-    /// IANA name, such as `Africa/Bamako`.
-    pub timezone: Option<String>,
-    pub paused: Option<bool>,
-}
-
-/// Tells "absent" (outer `None`, through `default`) from `null`
-/// (`Some(None)`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
 
 /// The problems found in an input, by field, all at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -375,29 +326,6 @@ pub fn is_plausible_address(address: &str) -> bool {
         && domain
             .chars()
             .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
-}
-
-/// One upcoming fire time, in the newsletter's zone and in UTC.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NextRun {
-    pub local: DateTime<Tz>,
-    pub utc: DateTime<Utc>,
-}
-
-/// The next `n` fire times after `after`; empty when not scheduled.
-pub fn next_runs(newsletter: &Newsletter, after: DateTime<Utc>, n: usize) -> Vec<NextRun> {
-    let Some(schedule) = NewsletterSettings::of(newsletter).schedule() else {
-        return Vec::new();
-    };
-    let tz = schedule.timezone();
-    schedule
-        .next_runs(after, n)
-        .into_iter()
-        .map(|utc| NextRun {
-            local: utc.with_timezone(&tz),
-            utc,
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,26 +1,7 @@
-//! How messages leave: the `file` transport (one `.eml` per message under
-//! `mail.outbox_dir`, written under a temporary name and renamed, so a
-//! reader never sees half a file) and the `smtp` transport (lettre's async
-//! SMTP client with a pool of `mail.smtp.pool_size` connections).
-//!
-//! lettre's pool caps only idle connections, so the SMTP transport bounds
-//! the sessions in use with its own semaphore. A pooled connection that the
-//! server closed while idle (lettre issue #743) makes a send fail without
-//! any SMTP reply; such a send is tried once more on a fresh connection
-//! before it counts as a failure.
-//!
-//! On plain and STARTTLS sessions lettre sets the session up (greeting,
-//! EHLO, STARTTLS, AUTH) and Gazette writes each transaction itself through
-//! lettre's raw command call: `MAIL`, `RCPT` and `DATA` in one write when
-//! the server offers PIPELINING (RFC 2920), then the message in one write.
-//! lettre's own send waits for each reply in turn and copies the message a
-//! byte at a time to dot-stuff it, which took a sixth of the sender's CPU;
-//! Gazette's messages need no stuffing (quoted-printable escapes a leading
-//! dot), so a quick search for a line starting with `.` is all it costs.
+//! The `smtp` transport: lettre's async SMTP client, a pool of
+//! `mail.smtp.pool_size` sessions, and each transaction written by
+//! Gazette itself (see the module above).
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
@@ -33,120 +14,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
 
-use crate::config::{MailSettings, MailTransportKind, SmtpTls};
-
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    #[error("mail.smtp: {0}")]
-    Setup(String),
-    #[error("mail.outbox_dir: cannot create {path}: {reason}")]
-    OutboxDir { path: String, reason: String },
-}
-
-/// Why a send failed, which decides what happens to the row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendFailure {
-    /// A 4xx reply: try again later.
-    Transient(String),
-    /// A 5xx reply: the address is bad, a hard bounce.
-    Permanent(String),
-    /// No reply at all (connection refused, dropped, timed out, TLS): try
-    /// again later.
-    Connection(String),
-}
-
-impl SendFailure {
-    pub fn message(&self) -> &str {
-        match self {
-            SendFailure::Transient(m) | SendFailure::Permanent(m) | SendFailure::Connection(m) => m,
-        }
-    }
-}
-
-pub enum Transport {
-    File(FileTransport),
-    Smtp(SmtpTransport),
-}
-
-impl std::fmt::Debug for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Transport::File(t) => write!(f, "Transport::File({})", t.dir.display()),
-            Transport::Smtp(_) => f.write_str("Transport::Smtp"),
-        }
-    }
-}
-
-impl Transport {
-    pub fn from_settings(mail: &MailSettings) -> Result<Transport, TransportError> {
-        match mail.transport {
-            MailTransportKind::File => Ok(Transport::File(FileTransport::new(
-                mail.outbox_dir.clone(),
-            )?)),
-            MailTransportKind::Smtp => Ok(Transport::Smtp(SmtpTransport::new(mail)?)),
-        }
-    }
-
-    pub async fn send(&self, envelope: &Envelope, bytes: Arc<Vec<u8>>) -> Result<(), SendFailure> {
-        match self {
-            Transport::File(file) => file.write(bytes).await,
-            Transport::Smtp(smtp) => smtp.send(envelope, &bytes).await,
-        }
-    }
-
-    /// Closes pooled connections (QUIT) at shutdown.
-    pub async fn shutdown(&self) {
-        if let Transport::Smtp(smtp) = self {
-            smtp.shutdown().await;
-        }
-    }
-}
-
-pub struct FileTransport {
-    dir: PathBuf,
-    counter: AtomicU64,
-}
-
-impl FileTransport {
-    fn new(dir: PathBuf) -> Result<FileTransport, TransportError> {
-        std::fs::create_dir_all(&dir).map_err(|e| TransportError::OutboxDir {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(FileTransport {
-            dir,
-            counter: AtomicU64::new(0),
-        })
-    }
-
-    async fn write(&self, bytes: Arc<Vec<u8>>) -> Result<(), SendFailure> {
-        let sequence = self.counter.fetch_add(1, Ordering::Relaxed);
-        // time first, so a listing sorts oldest first; pid and sequence make
-        // names unique across instances writing to one folder
-        let name = format!(
-            "{}-{}-{sequence:06}.eml",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
-            std::process::id()
-        );
-        let dir = self.dir.clone();
-        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::create_dir_all(&dir)?;
-            let temp = dir.join(format!(".{name}.tmp"));
-            std::fs::write(&temp, bytes.as_slice())?;
-            std::fs::rename(&temp, dir.join(&name))
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SendFailure::Connection(format!(
-                "cannot write to the outbox folder: {e}"
-            ))),
-            Err(e) => Err(SendFailure::Connection(format!(
-                "outbox writer failed: {e}"
-            ))),
-        }
-    }
-}
+use super::{SendFailure, TransportError};
+use crate::config::{MailSettings, SmtpTls};
 
 /// SMTP with a pool of at most `mail.smtp.pool_size` sessions.
 ///
@@ -188,7 +57,7 @@ const IDLE_FOR: Duration = Duration::from_secs(50);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl SmtpTransport {
-    fn new(mail: &MailSettings) -> Result<SmtpTransport, TransportError> {
+    pub(super) fn new(mail: &MailSettings) -> Result<SmtpTransport, TransportError> {
         let smtp = &mail.smtp;
         let tls_parameters = || {
             TlsParameters::new(smtp.host.clone()).map_err(|e| TransportError::Setup(e.to_string()))
@@ -236,7 +105,7 @@ impl SmtpTransport {
         })
     }
 
-    async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendFailure> {
+    pub(super) async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendFailure> {
         let Ok(_session) = self.sessions.acquire().await else {
             return Err(SendFailure::Connection("transport closed".into()));
         };
@@ -256,7 +125,7 @@ impl SmtpTransport {
         }
     }
 
-    async fn shutdown(&self) {
+    pub(super) async fn shutdown(&self) {
         match &self.connector {
             Connector::Own(pool) => {
                 let idle: Vec<_> = match pool.idle.lock() {
@@ -273,7 +142,7 @@ impl SmtpTransport {
 }
 
 impl OwnPool {
-    async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendFailure> {
+    pub(super) async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendFailure> {
         let (mut session, reused) = match self.take_idle() {
             Some(session) => (session, true),
             None => (self.connect().await?, false),
@@ -388,7 +257,7 @@ impl std::fmt::Display for Raw<'_> {
 impl Session {
     /// One mail transaction. Messages that need SMTPUTF8 or 8BITMIME (or
     /// are not text) go through lettre's own send, which negotiates them.
-    async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), Failed> {
+    pub(super) async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), Failed> {
         let text = match std::str::from_utf8(bytes) {
             Ok(text) if text.is_ascii() && ascii_envelope(envelope) => text,
             _ => {
