@@ -3,6 +3,8 @@
 //! newsletter's own timezone). The unique (newsletter, slot) key on issues,
 //! not the timer, makes each slot fire once across instances and restarts.
 
+mod clock;
 pub mod runner;
 
-pub use runner::{Clock, ManualClock, Scheduler, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use runner::Scheduler;

@@ -12,7 +12,7 @@
 //! slots themselves come from [`crate::newsletters::Schedule`], computed in the
 //! newsletter's timezone, and time comes from a [`Clock`] tests can set.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,9 +23,6 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::delivery::outbox::{MailBody, MailKind, MailWaker, OneOffMail};
 
-/// The email telling editors an issue waits for their review, stored
-/// rendered.
-pub const REVIEW_NOTICE: MailKind = MailKind::new("notice");
 use crate::issues::IssueError;
 use crate::issues::build::{BuildOutcome, build_issue};
 use crate::issues::send::send_issue;
@@ -33,49 +30,17 @@ use crate::issues::timing::{next_due, send_due_issues};
 use crate::newsletters::{Newsletter, Schedule};
 use crate::store::{Store, StoreError, now_ms};
 
+use super::clock::Clock;
+
+/// The email telling editors an issue waits for their review, stored
+/// rendered.
+pub const REVIEW_NOTICE: MailKind = MailKind::new("notice");
+
 /// The longest the loop sleeps, so schedule edits made through another
 /// instance take effect within this time.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// Missed slots recorded per newsletter and pass, newest first.
 const MISSED_RECORDED: usize = 50;
-
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock the tests move by hand.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
-
-impl ManualClock {
-    pub fn at(now: DateTime<Utc>) -> ManualClock {
-        ManualClock(Arc::new(Mutex::new(now)))
-    }
-
-    pub fn set(&self, now: DateTime<Utc>) {
-        if let Ok(mut guard) = self.0.lock() {
-            *guard = now;
-        }
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-            .lock()
-            .map(|g| *g)
-            .unwrap_or_else(|p| *p.into_inner())
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulingError {

@@ -12,9 +12,11 @@ pub mod csrf;
 pub mod dashboard;
 pub mod error;
 pub mod imports;
+pub mod issue_progress;
 pub mod issues;
 pub mod layout;
 pub mod newsletters;
+pub mod schedule_preview;
 pub mod session;
 pub mod settings;
 pub mod stories;
@@ -61,7 +63,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/stories/{id}/hide", web::post().to(stories::toggle_hidden))
             .route(
                 "/schedule-preview",
-                web::get().to(newsletters::schedule_preview),
+                web::get().to(schedule_preview::schedule_preview),
             )
             .route("/issues", web::get().to(issues::list))
             .route("/issues/{id}", web::get().to(issues::show))
@@ -75,10 +77,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/issues/{id}/send", web::post().to(issues::send))
             .route("/issues/{id}/schedule", web::post().to(issues::schedule))
             .route("/issues/{id}/cancel", web::post().to(issues::cancel))
-            .route("/issues/{id}/sending", web::get().to(issues::sending_page))
+            .route(
+                "/issues/{id}/sending",
+                web::get().to(issue_progress::sending_page),
+            )
             .route(
                 "/issues/{id}/progress",
-                web::get().to(issues::progress_json),
+                web::get().to(issue_progress::progress_json),
             )
             .route("/subscribers", web::get().to(subscribers::list))
             .route("/subscribers.csv", web::get().to(subscribers::export_csv))

@@ -23,6 +23,10 @@ use crate::web::{self, AppState};
 use actix_web::web::Data;
 use secrecy::ExposeSecret;
 
+mod services;
+
+use services::{metrics_server, prune_limits, termination_signal};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -362,75 +366,6 @@ fn delivery_parts(state: &AppState) -> crate::delivery::DeliveryParts {
     }
 }
 
-/// The server of `metrics.listen`: `/metrics` and nothing else, on one
-/// worker.
-fn metrics_server(listener: TcpListener) -> Result<(std::net::SocketAddr, Server), StartError> {
-    let address = listener.local_addr().map_err(|source| StartError::Bind {
-        address: "metrics.listen".into(),
-        source,
-    })?;
-    let server = HttpServer::new(|| {
-        App::new()
-            .route(
-                "/metrics",
-                actix_web::web::get().to(web::metrics::metrics_only),
-            )
-            .default_service(actix_web::web::to(web::pages::not_found))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .map_err(|source| StartError::Bind {
-        address: address.to_string(),
-        source,
-    })?
-    .run();
-    Ok((address, server))
-}
-
-/// How often the rate limiters forget idle clients, accounts and
-/// addresses: often enough that a flood of new keys cannot grow the maps
-/// for long, rarely enough to cost nothing.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
-
-async fn prune_limits(
-    state: AppState,
-    signups: Arc<web::rate_limit::SignupLimits>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(PRUNE_EVERY) => {}
-        }
-        state.login_limits.prune();
-        state.token_page_limits.prune();
-        signups.prune();
-    }
-}
-
 fn web_data(state: &AppState) -> Data<AppState> {
     Data::new(state.clone())
-}
-
-async fn termination_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = sigterm.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

@@ -1,0 +1,85 @@
+//! The smaller services beside the web server: the metrics server of
+//! `metrics.listen`, the pruning of the rate limiters, and the signals
+//! that stop the service.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer};
+use tokio_util::sync::CancellationToken;
+
+use super::StartError;
+use crate::web::{self, AppState};
+
+/// The server of `metrics.listen`: `/metrics` and nothing else, on one
+/// worker.
+pub(super) fn metrics_server(
+    listener: TcpListener,
+) -> Result<(std::net::SocketAddr, Server), StartError> {
+    let address = listener.local_addr().map_err(|source| StartError::Bind {
+        address: "metrics.listen".into(),
+        source,
+    })?;
+    let server = HttpServer::new(|| {
+        App::new()
+            .route(
+                "/metrics",
+                actix_web::web::get().to(web::metrics::metrics_only),
+            )
+            .default_service(actix_web::web::to(web::pages::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(|source| StartError::Bind {
+        address: address.to_string(),
+        source,
+    })?
+    .run();
+    Ok((address, server))
+}
+
+/// How often the rate limiters forget idle clients, accounts and
+/// addresses: often enough that a flood of new keys cannot grow the maps
+/// for long, rarely enough to cost nothing.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+pub(super) async fn prune_limits(
+    state: AppState,
+    signups: Arc<web::rate_limit::SignupLimits>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+        state.login_limits.prune();
+        state.token_page_limits.prune();
+        signups.prune();
+    }
+}
+
+pub(super) async fn termination_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = sigterm.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
