@@ -10,7 +10,7 @@ use super::handle::On;
 use super::rows::{self, Value};
 use super::{Savepoint, Store, StoreError, WriteTx};
 
-mod claims;
+pub(crate) mod claims;
 mod outcomes;
 
 pub use claims::ClaimedDelivery;
@@ -113,7 +113,7 @@ pub struct DeliveryProgress {
 }
 
 /// `$from, $from+1, …`: `count` numbered placeholders.
-fn placeholders(from: usize, count: usize) -> String {
+pub(crate) fn placeholders(from: usize, count: usize) -> String {
     (from..from + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()

@@ -5,8 +5,10 @@
 
 mod address_index;
 pub(crate) mod checkpointer;
+pub(crate) mod claims;
 pub(crate) mod connect;
 pub(crate) mod direct;
+pub(crate) mod search;
 pub(crate) mod signups;
 pub(crate) mod writer;
 

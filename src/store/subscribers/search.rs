@@ -30,7 +30,7 @@ use crate::store::{Backend, Store, StoreError, escape_like};
 
 /// What a page of the list and a batch of the export read of each
 /// subscriber.
-const COLUMNS: &str = "s.id, s.email, s.name, s.status, s.created_at, s.confirmed_at";
+pub(crate) const COLUMNS: &str = "s.id, s.email, s.name, s.status, s.created_at, s.confirmed_at";
 
 pub const SUBSCRIBER_STATUSES: [&str; 4] = ["pending", "active", "unsubscribed", "bounced"];
 
@@ -133,8 +133,17 @@ async fn filtered_rows(
         return Ok(page_of(rows, limit, Some(window_end)));
     }
     let rest = limit - rows.len() as i64;
-    let query = indexed(store.backend(), filter, window_end, rest, &fragment, &like);
-    rows.extend(fetch_indexed(store, query).await?);
+    let wanted = Indexed {
+        filter,
+        after: window_end,
+        limit: rest,
+        fragment: &fragment,
+        like: &like,
+    };
+    rows.extend(match store.backend() {
+        Backend::Sqlite => crate::store::sqlite::search::indexed_rows(store, &wanted).await?,
+        Backend::Postgres => crate::store::postgres::search::indexed_rows(store, &wanted).await?,
+    });
     Ok(page_of(rows, limit, None))
 }
 
@@ -161,10 +170,20 @@ fn has_trigram(fragment: &str) -> bool {
     false
 }
 
+/// What the trigram index is asked: the matches of `fragment` after
+/// `after`, at most `limit`, rechecked with the LIKE and the other filters.
+pub(crate) struct Indexed<'a> {
+    pub filter: &'a SubscriberFilter,
+    pub after: i64,
+    pub limit: i64,
+    pub fragment: &'a str,
+    pub like: &'a str,
+}
+
 /// SQL text with its arguments, numbered as they are added.
 #[derive(Debug, Default)]
-struct Query {
-    sql: String,
+pub(crate) struct Query {
+    pub sql: String,
     args: Vec<Arg>,
 }
 
@@ -175,12 +194,12 @@ enum Arg {
 }
 
 impl Query {
-    fn int(&mut self, value: i64) -> String {
+    pub fn int(&mut self, value: i64) -> String {
         self.args.push(Arg::Int(value));
         format!("${}", self.args.len())
     }
 
-    fn text(&mut self, value: &str) -> String {
+    pub fn text(&mut self, value: &str) -> String {
         self.args.push(Arg::Text(value.to_string()));
         format!("${}", self.args.len())
     }
@@ -235,58 +254,10 @@ fn walk(
     q
 }
 
-/// The matches after `after` found through the trigram index, rechecked
-/// with the LIKE and the other filters.
-fn indexed(
-    backend: Backend,
-    filter: &SubscriberFilter,
-    after: i64,
-    limit: i64,
-    fragment: &str,
-    like: &str,
-) -> Query {
-    let mut q = Query::default();
-    let order = match backend {
-        Backend::Sqlite => {
-            // The FTS table drives (CROSS JOIN keeps it outside) and hands
-            // rows over in rowid order.
-            let raw = q.text(&format!("%{fragment}%"));
-            let a = q.int(after);
-            q.sql = format!(
-                "SELECT {COLUMNS} FROM subscriber_address_trigrams t \
-                 CROSS JOIN subscribers s ON s.id = t.rowid \
-                 WHERE t.email_key LIKE {raw} AND t.rowid > {a}"
-            );
-            q.push_indexed_filters(filter, like);
-            // The newest subscribers, not in the index yet (it takes them
-            // in batches, `address_index`), are read with the LIKE alone.
-            let a = q.int(after);
-            q.sql += &format!(
-                " UNION ALL SELECT {COLUMNS} FROM subscribers s WHERE s.id > {a} \
-                 AND s.id > (SELECT indexed_up_to FROM address_index_state)"
-            );
-            "id"
-        }
-        Backend::Postgres => {
-            let f = q.text(fragment);
-            let a = q.int(after);
-            q.sql = format!(
-                "SELECT {COLUMNS} FROM subscribers s \
-                 WHERE address_trigrams(s.email_key) @> address_trigrams({f}) AND s.id > {a}"
-            );
-            "s.id"
-        }
-    };
-    q.push_indexed_filters(filter, like);
-    let l = q.int(limit);
-    q.sql += &format!(" ORDER BY {order} LIMIT {l}");
-    q
-}
-
 impl Query {
     /// [`Query::push_filters`], and the newsletter's subscribers only when
     /// the filter names one (the index path does not walk subscriptions).
-    fn push_indexed_filters(&mut self, filter: &SubscriberFilter, like: &str) {
+    pub fn push_indexed_filters(&mut self, filter: &SubscriberFilter, like: &str) {
         self.push_filters(filter, like);
         if let Some(newsletter) = filter.newsletter_id {
             let n = self.int(newsletter);
@@ -298,7 +269,7 @@ impl Query {
     }
 }
 
-fn bind(query: &Query) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+pub(crate) fn bind(query: &Query) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
     let mut sql = sqlx::query(sqlx::AssertSqlSafe(query.sql.as_str()));
     for arg in &query.args {
         sql = match arg {
@@ -309,32 +280,8 @@ fn bind(query: &Query) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArgume
     sql
 }
 
-async fn fetch(store: &Store, query: Query) -> Result<Vec<AnyRow>, StoreError> {
+pub(crate) async fn fetch(store: &Store, query: Query) -> Result<Vec<AnyRow>, StoreError> {
     Ok(bind(&query).fetch_all(store.pool()).await?)
-}
-
-/// On PostgreSQL the index path is only taken when the scan of the window
-/// found the fragment rare, so it is told to use the index: left to its
-/// estimate, the planner may walk the primary key instead and evaluate
-/// `address_trigrams` (tens of microseconds) on every row it passes.
-async fn fetch_indexed(store: &Store, query: Query) -> Result<Vec<AnyRow>, StoreError> {
-    match store.backend() {
-        Backend::Sqlite => fetch(store, query).await,
-        Backend::Postgres => {
-            let mut tx = store.pool().begin().await?;
-            sqlx::query("SET LOCAL enable_seqscan = off")
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("SET LOCAL enable_indexscan = off")
-                .execute(&mut *tx)
-                .await?;
-            // Unnamed statement: planned with this fragment, never from a
-            // cached generic plan.
-            let rows = bind(&query).persistent(false).fetch_all(&mut *tx).await?;
-            tx.rollback().await?;
-            Ok(rows)
-        }
-    }
 }
 
 /// Fewer than [`RARE_IN_WINDOW`] of the window's subscribers have the
