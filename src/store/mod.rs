@@ -35,7 +35,7 @@ use postgres::connect::connect_postgres;
 pub use sqlite::ADDRESS_INDEX_BATCH;
 use sqlite::checkpointer::Checkpointer;
 use sqlite::connect::{connect_sqlite, sqlite_url_with_create};
-pub use sqlite::direct::{DirectError, DirectWriter};
+pub(crate) use sqlite::direct::{DirectError, DirectWriter};
 use sqlite::writer::{SqliteWriter, WriterTurn};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -248,7 +248,7 @@ impl Store {
     /// SQLite only: runs a whole write transaction in one blocking call
     /// ([`DirectWriter`]), for the busiest path (a group of signups), in
     /// the same turn as [`Store::begin_write`]'s transactions.
-    pub fn direct(&self) -> Option<&DirectWriter> {
+    pub(crate) fn direct(&self) -> Option<&DirectWriter> {
         self.direct.as_ref()
     }
 

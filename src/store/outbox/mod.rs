@@ -11,7 +11,7 @@ use super::rows::{self, Value};
 use super::{Savepoint, Store, StoreError, WriteTx};
 
 pub(crate) mod claims;
-mod outcomes;
+pub(crate) mod outcomes;
 
 pub use claims::ClaimedDelivery;
 pub use outcomes::Outcome;

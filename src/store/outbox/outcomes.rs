@@ -56,14 +56,7 @@ impl Deliveries<'_> {
             // writer taken from signups).
             match store.direct() {
                 Some(direct) => {
-                    direct
-                        .write(move |tx| {
-                            let mut statement = tx.prepare_cached(&mark_sent_sql(sent.len()))?;
-                            statement.execute(rusqlite::params_from_iter(
-                                std::iter::once(now).chain(sent),
-                            ))
-                        })
-                        .await?;
+                    crate::store::sqlite::outcomes::mark_sent(direct, sent, now).await?
                 }
                 None => mark_sent(&mut *store.write_alone().await?, &sent, now).await?,
             }
@@ -127,7 +120,7 @@ impl Deliveries<'_> {
 const SENT_PER_STATEMENT: usize = 500;
 
 /// Marks `count` rows sent: `$1` is the time, the ids follow.
-fn mark_sent_sql(count: usize) -> String {
+pub(crate) fn mark_sent_sql(count: usize) -> String {
     // the bodies and data of one-off mail hold tokens (confirmation
     // links): they must not outlive the send
     format!(

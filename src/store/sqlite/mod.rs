@@ -8,6 +8,7 @@ pub(crate) mod checkpointer;
 pub(crate) mod claims;
 pub(crate) mod connect;
 pub(crate) mod direct;
+pub(crate) mod outcomes;
 pub(crate) mod search;
 pub(crate) mod signups;
 pub(crate) mod writer;
