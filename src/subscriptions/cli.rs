@@ -13,7 +13,7 @@ use super::export::{self, EXPORT_BATCH};
 use super::import::{self, ImportProgress, ImportReport, MAX_IMPORT_BYTES};
 use crate::console::BadInput;
 use crate::newsletters::{NewsletterError, find_newsletter};
-use crate::store::subscribers::{SUBSCRIBER_STATUSES, SubscriberFilter};
+use crate::store::subscribers::{SubscriberFilter, SubscriberStatus};
 use crate::store::{Store, now_ms};
 
 #[derive(Debug, Subcommand)]
@@ -32,7 +32,7 @@ pub enum SubscribersCommand {
         #[arg(long)]
         newsletter: Option<String>,
         /// Only those in this status
-        #[arg(long, value_parser = SUBSCRIBER_STATUSES)]
+        #[arg(long, value_parser = SubscriberStatus::ALL.map(SubscriberStatus::as_str))]
         status: Option<String>,
     },
 }
@@ -164,10 +164,7 @@ async fn export_all(
     };
     let filter = SubscriberFilter {
         search: String::new(),
-        status: SUBSCRIBER_STATUSES
-            .iter()
-            .copied()
-            .find(|s| Some(*s) == status),
+        status: status.and_then(SubscriberStatus::parse),
         newsletter_id,
     };
     let stdout = std::io::stdout();

@@ -16,7 +16,7 @@ pub fn csv_line(out: &mut String, line: &SubscriberLine) {
     let fields = [
         line.email.clone(),
         line.name.clone().unwrap_or_default(),
-        line.status.clone(),
+        line.status.as_str().to_string(),
         rfc3339(Some(line.created_at)),
         rfc3339(line.confirmed_at),
     ];

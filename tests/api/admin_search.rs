@@ -5,6 +5,7 @@
 //! and case ignored. The growth chart: read from its daily counter.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use gazette::store::subscribers::SubscriberStatus;
 use gazette::store::subscribers::search::{SCAN_WINDOW, SubscriberFilter};
 use gazette::users::Role;
 use reqwest::StatusCode;
@@ -120,7 +121,7 @@ fn expected(filter: &SubscriberFilter, newsletter_members: &[i64]) -> Vec<i64> {
     let mut ids: Vec<i64> = ADDRESSES
         .iter()
         .filter(|(_, email, _)| email.to_lowercase().contains(&fragment))
-        .filter(|(_, _, status)| filter.status.is_none_or(|s| s == *status))
+        .filter(|(_, _, status)| filter.status.is_none_or(|s| s.as_str() == *status))
         .filter(|(id, _, _)| filter.newsletter_id.is_none() || newsletter_members.contains(id))
         .map(|(id, _, _)| *id)
         .collect();
@@ -146,7 +147,11 @@ async fn address_search_gives_the_rows_of_a_plain_contains(backend: Backend) {
             while app.store.index_new_addresses(4).await.unwrap() > 0 {}
         }
         for fragment in FRAGMENTS {
-            for status in [None, Some("active"), Some("bounced")] {
+            for status in [
+                None,
+                Some(SubscriberStatus::Active),
+                Some(SubscriberStatus::Bounced),
+            ] {
                 for newsletter_id in [None, Some(newsletter.id)] {
                     let filter = SubscriberFilter {
                         search: fragment.to_string(),

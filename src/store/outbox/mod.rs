@@ -87,12 +87,55 @@ pub(crate) fn one_off_rows<'a>(mails: &[OneOffMail<'a>], now: i64) -> rows::Inse
     rows
 }
 
+/// Where an outbox row stands: waiting (or retrying), leased to a sender,
+/// sent, given up, or not sent because its reader left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 5] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sending,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == raw)
+    }
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One delivery of a subscriber's history.
 #[derive(Debug, Clone)]
 pub struct DeliveryLine {
     pub kind: String,
     pub issue_id: Option<i64>,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub created_at: i64,
@@ -233,7 +276,13 @@ impl Deliveries<'_> {
                 Ok(DeliveryLine {
                     kind: row.try_get("kind")?,
                     issue_id: row.try_get("issue_id")?,
-                    status: row.try_get("status")?,
+                    status: {
+                        let raw: String = row.try_get("status")?;
+                        DeliveryStatus::parse(&raw).ok_or_else(|| sqlx::Error::ColumnDecode {
+                            index: "status".into(),
+                            source: format!("unknown status {raw:?}").into(),
+                        })?
+                    },
                     attempts: row.try_get("attempts")?,
                     last_error: row.try_get("last_error")?,
                     created_at: row.try_get("created_at")?,

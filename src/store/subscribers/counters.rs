@@ -8,7 +8,7 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::Subscribers;
+use super::{SubscriberStatus, Subscribers, decode_error};
 use crate::store::{StoreError, now_ms};
 
 /// Milliseconds in a day: `daily_stats.day` is the UTC midnight of the day,
@@ -107,7 +107,7 @@ impl Subscribers<'_> {
 
     /// How many subscribers are in each status (statuses nobody is in may
     /// be missing).
-    pub async fn count_by_status(&mut self) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn count_by_status(&mut self) -> Result<Vec<(SubscriberStatus, i64)>, StoreError> {
         let mut conn = self.on.conn().await?;
         let rows = sqlx::query(
             "SELECT status, CAST(SUM(n) AS BIGINT) AS n FROM subscriber_counts GROUP BY status",
@@ -116,7 +116,12 @@ impl Subscribers<'_> {
         .await?;
         let counts = rows
             .iter()
-            .map(|row| Ok((row.try_get("status")?, row.try_get("n")?)))
+            .map(|row| {
+                let raw: String = row.try_get("status")?;
+                let status =
+                    SubscriberStatus::parse(&raw).ok_or_else(|| decode_error("status", &raw))?;
+                Ok((status, row.try_get("n")?))
+            })
             .collect::<Result<_, sqlx::Error>>()?;
         Ok(counts)
     }

@@ -24,7 +24,7 @@ mod tokens;
 pub use consent::{ClientMeta, ConsentEvent, ConsentKind, ConsentSource};
 pub use counters::{DAY_MS, DailyCounter};
 pub(crate) use counters::{count_today_by, count_today_by_direct, counter_shard, today};
-pub use search::{Page, SUBSCRIBER_STATUSES, SubscriberFilter, SubscriberLine};
+pub use search::{Page, SubscriberFilter, SubscriberLine};
 pub use subscriptions::SubscriptionRow;
 pub use tokens::TokenRow;
 

@@ -26,13 +26,12 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::{SubscriberStatus, decode_error};
 use crate::store::{Backend, Store, StoreError, escape_like};
 
 /// What a page of the list and a batch of the export read of each
 /// subscriber.
 pub(crate) const COLUMNS: &str = "s.id, s.email, s.name, s.status, s.created_at, s.confirmed_at";
-
-pub const SUBSCRIBER_STATUSES: [&str; 4] = ["pending", "active", "unsubscribed", "bounced"];
 
 /// Ids read in order, with the LIKE, before the search turns to the
 /// trigram index (or, for a fragment too short for one, ends the page).
@@ -48,7 +47,7 @@ const RARE_IN_WINDOW: i64 = 500;
 pub struct SubscriberFilter {
     /// A fragment of the address.
     pub search: String,
-    pub status: Option<&'static str>,
+    pub status: Option<SubscriberStatus>,
     /// Only those subscribed (pending or active) to this newsletter id.
     pub newsletter_id: Option<i64>,
 }
@@ -59,7 +58,7 @@ pub struct SubscriberLine {
     pub id: i64,
     pub email: String,
     pub name: Option<String>,
-    pub status: String,
+    pub status: SubscriberStatus,
     pub created_at: i64,
     pub confirmed_at: Option<i64>,
 }
@@ -90,7 +89,10 @@ impl Store {
                     id: row.try_get("id")?,
                     email: row.try_get("email")?,
                     name: row.try_get("name")?,
-                    status: row.try_get("status")?,
+                    status: {
+                        let raw: String = row.try_get("status")?;
+                        SubscriberStatus::parse(&raw).ok_or_else(|| decode_error("status", &raw))?
+                    },
                     created_at: row.try_get("created_at")?,
                     confirmed_at: row.try_get("confirmed_at")?,
                 })
@@ -211,7 +213,7 @@ impl Query {
             self.sql += &format!(" AND s.email_key LIKE {p} ESCAPE '\\'");
         }
         if let Some(status) = filter.status {
-            let p = self.text(status);
+            let p = self.text(status.as_str());
             self.sql += &format!(" AND s.status = {p}");
         }
     }

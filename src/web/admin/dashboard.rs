@@ -10,7 +10,7 @@ use super::auth::Editor;
 use super::error::AdminError;
 use super::layout::page;
 use crate::newsletters::next_runs;
-use crate::store::subscribers::{DAY_MS, SUBSCRIBER_STATUSES};
+use crate::store::subscribers::{DAY_MS, SubscriberStatus};
 use crate::web::AppState;
 
 pub const GROWTH_DAYS: i64 = 90;
@@ -54,15 +54,15 @@ pub async fn dashboard(
         })
         .collect();
     upcoming.sort_by_key(|(run, _)| run.utc);
-    let count_of = |status: &str| {
+    let count_of = |status: SubscriberStatus| {
         by_status
             .iter()
-            .find(|(s, _)| s == status)
+            .find(|(s, _)| *s == status)
             .map_or(0, |(_, n)| *n)
     };
     let body = html! {
         div class="cards" {
-            @for status in SUBSCRIBER_STATUSES {
+            @for status in SubscriberStatus::ALL {
                 div class="card" { div class="n" { (count_of(status)) } div class="muted" { (status) } }
             }
             div class="card" { div class="n" id="queue" { (queue) } div class="muted" { "emails in the queue" } }

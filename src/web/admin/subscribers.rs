@@ -14,7 +14,8 @@ use super::error::AdminError;
 use super::layout::{opt_when, page, when};
 use futures_util::StreamExt;
 
-use crate::store::subscribers::search::{SCAN_WINDOW, SUBSCRIBER_STATUSES, SubscriberFilter};
+use crate::store::subscribers::SubscriberStatus;
+use crate::store::subscribers::search::{SCAN_WINDOW, SubscriberFilter};
 use crate::subscriptions::ConsentSource;
 use crate::subscriptions::export::{self, EXPORT_BATCH};
 use crate::subscriptions::manage::{self, UnsubscribeScope};
@@ -40,10 +41,7 @@ impl ListQuery {
     fn filter(&self, newsletters: &[crate::newsletters::Newsletter]) -> SubscriberFilter {
         SubscriberFilter {
             search: self.q.clone(),
-            status: SUBSCRIBER_STATUSES
-                .iter()
-                .find(|s| **s == self.status)
-                .copied(),
+            status: SubscriberStatus::parse(&self.status),
             newsletter_id: newsletters
                 .iter()
                 .find(|n| n.slug == self.newsletter)
@@ -55,7 +53,7 @@ impl ListQuery {
     fn query_string(&self, filter: &SubscriberFilter, after: Option<i64>) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         q.append_pair("q", &self.q)
-            .append_pair("status", filter.status.unwrap_or(""))
+            .append_pair("status", filter.status.map_or("", SubscriberStatus::as_str))
             .append_pair(
                 "newsletter",
                 if filter.newsletter_id.is_some() {
@@ -107,7 +105,7 @@ pub async fn list(
             input type="search" name="q" value=(query.q) placeholder="Address contains…" aria-label="Address";
             select name="status" aria-label="Status" {
                 option value="" { "Any status" }
-                @for s in SUBSCRIBER_STATUSES { option value=(s) selected[Some(s) == filter.status] { (s) } }
+                @for s in SubscriberStatus::ALL { option value=(s.as_str()) selected[Some(s) == filter.status] { (s) } }
             }
             select name="newsletter" aria-label="Newsletter" {
                 option value="" { "Any newsletter" }

@@ -386,13 +386,13 @@ async fn counts_growth_history_and_savepoints(backend: Backend) {
 
     let mut counts = store.subscribers().count_by_status().await.unwrap();
     counts.retain(|(_, n)| *n > 0);
-    counts.sort();
+    counts.sort_by_key(|(status, _)| SubscriberStatus::ALL.iter().position(|s| s == status));
     assert_eq!(
         counts,
         [
-            ("active".to_string(), 1),
-            ("pending".to_string(), 1),
-            ("unsubscribed".to_string(), 1)
+            (SubscriberStatus::Pending, 1),
+            (SubscriberStatus::Active, 1),
+            (SubscriberStatus::Unsubscribed, 1)
         ]
     );
     let days = store.subscribers().new_per_day(0).await.unwrap();
