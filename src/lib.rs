@@ -3,6 +3,7 @@
 //! outbox delivers every email over SMTP.
 
 pub mod api_tokens;
+pub mod bounces;
 pub mod cli;
 pub mod config;
 pub mod console;

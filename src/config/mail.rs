@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ConfigError, bad_if};
+use super::{BounceSettings, ConfigError, bad_if};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +42,8 @@ pub struct MailSettings {
     pub bounce_threshold: u32,
     #[serde(default)]
     pub dkim: Option<DkimSettings>,
+    #[serde(default)]
+    pub bounce: BounceSettings,
     /// Hidden tuning key: the first retry waits about this long, each next
     /// one twice as long (capped at an hour). Tests lower it.
     #[serde(default = "mail_tuning::retry_base_ms")]
@@ -141,6 +143,6 @@ impl MailSettings {
             "mail.smtp.password",
             "mail.smtp.username and mail.smtp.password go together",
         )?;
-        Ok(())
+        self.bounce.validate()
     }
 }

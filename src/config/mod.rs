@@ -10,9 +10,11 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod bounce;
 mod mail;
 mod server;
 
+pub use bounce::BounceSettings;
 pub use mail::{DkimSettings, MailFrom, MailSettings, MailTransportKind, SmtpSettings, SmtpTls};
 pub use server::{MIN_SECRET_KEY_BYTES, MetricsSettings, ServerSettings};
 

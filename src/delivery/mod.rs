@@ -5,7 +5,8 @@
 //! lease ([`dispatch`]), have each one rendered by the renderer
 //! its owner registered ([`render`]), compose it ([`message`]), sign it
 //! ([`dkim`]), send it ([`transport`], [`send`]) and record the outcome
-//! ([`record`]).
+//! ([`record`]). With `mail.bounce.domain` set, each message's envelope
+//! sender names its delivery ([`verp`]), for the reports that come back.
 
 mod dispatch;
 pub mod dkim;
@@ -15,6 +16,7 @@ mod record;
 pub mod render;
 mod send;
 pub mod transport;
+pub mod verp;
 pub mod worker;
 
 pub use crate::store::outbox::{ClaimedDelivery, Outcome};

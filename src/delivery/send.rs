@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use lettre::address::{Address, Envelope};
 use rand::Rng;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -20,6 +21,15 @@ use crate::store::outbox::{ClaimedDelivery, Outcome};
 use crate::telemetry::mask_email;
 
 const MAX_BACKOFF_MS: u64 = 3_600_000;
+
+/// The envelope with the VERP address as its sender (the Return-Path the
+/// receiving server writes, where bounces go).
+fn with_return_path(envelope: &Envelope, return_path: &str) -> Result<Envelope, String> {
+    let sender: Address = return_path
+        .parse()
+        .map_err(|e| format!("mail.bounce.domain gives no valid address: {e}"))?;
+    Envelope::new(Some(sender), envelope.to().to_vec()).map_err(|e| e.to_string())
+}
 
 /// Sends one row, and hands the outcome to the recorder.
 pub(super) async fn send_one(
@@ -65,11 +75,16 @@ impl Engine {
             },
             None => composed.bytes,
         };
-        match self
-            .transport
-            .send(&composed.envelope, Arc::new(bytes))
-            .await
-        {
+        let envelope = match &self.verp {
+            Some(verp) => match with_return_path(&composed.envelope, &verp.address(row.id)) {
+                Ok(envelope) => envelope,
+                Err(error) => {
+                    return Outcome::Failed { id: row.id, error };
+                }
+            },
+            None => composed.envelope,
+        };
+        match self.transport.send(&envelope, Arc::new(bytes)).await {
             Ok(()) => Outcome::Sent { id: row.id },
             Err(SendFailure::Permanent(reply)) => {
                 tracing::warn!(delivery = row.id, to = %mask_email(&row.recipient), reply = %reply, "delivery failed permanently");

@@ -35,6 +35,7 @@ use super::outbox::MailWaker;
 use super::record::{RecorderMessage, record_outcomes};
 use super::render::Renderers;
 use super::transport::{Transport, TransportError};
+use super::verp::Verp;
 use crate::config::MailSettings;
 use crate::store::Store;
 
@@ -57,6 +58,8 @@ pub struct DeliveryParts {
     pub waker: MailWaker,
     /// The renderers of the kinds of mail, registered by their owners.
     pub renderers: Renderers,
+    /// The VERP Return-Path of each message, when `mail.bounce.domain` is set.
+    pub verp: Option<Verp>,
 }
 
 /// The parts a send needs, shared by the tasks of one instance.
@@ -67,6 +70,7 @@ pub(super) struct Engine {
     pub transport: Transport,
     pub sender: Sender,
     pub dkim: Option<Arc<DkimSigner>>,
+    pub verp: Option<Verp>,
     pub limiter: DefaultDirectRateLimiter,
     /// Names this instance's leases.
     pub instance: String,
@@ -87,6 +91,7 @@ pub fn start(
         mail,
         waker,
         renderers,
+        verp,
     } = parts;
     let dkim = match &mail.dkim {
         Some(dkim) => Some(Arc::new(DkimSigner::load(dkim)?)),
@@ -108,6 +113,7 @@ pub fn start(
         transport,
         sender,
         dkim,
+        verp,
         limiter: RateLimiter::direct(Quota::per_second(rate)),
         instance: instance_id(),
         recorder,

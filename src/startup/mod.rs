@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::delivery::outbox::MailWaker;
+use crate::delivery::verp::Verp;
 use crate::links::LinkSigner;
 use crate::scheduling::{Scheduler, SystemClock};
 use crate::store::{Store, StoreError};
@@ -25,7 +26,7 @@ use secrecy::ExposeSecret;
 
 mod services;
 
-use services::{metrics_server, prune_limits, termination_signal};
+use services::{bounce_server, metrics_server, prune_limits, termination_signal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -48,6 +49,7 @@ pub struct Application {
     port: u16,
     /// Where `metrics.listen` serves `/metrics`, when set.
     metrics_address: Option<std::net::SocketAddr>,
+    bounce_address: Option<std::net::SocketAddr>,
     server: Server,
     store: Store,
     shutdown: CancellationToken,
@@ -95,6 +97,23 @@ impl Application {
         let (secret, previous_secrets) = server_secrets(&settings, &store).await?;
         let links = LinkSigner::new(&secret, settings.base_url())
             .with_previous_keys(previous_secrets.clone());
+        let verp = settings
+            .mail
+            .bounce
+            .verp_domain()
+            .map(|domain| Verp::new(&domain, &secret, &previous_secrets));
+        let bounce_listener = settings
+            .mail
+            .bounce
+            .listen_address()
+            .map_err(|e| StartError::Config(e.to_string()))?
+            .map(|address| {
+                TcpListener::bind(address).map_err(|source| StartError::Bind {
+                    address: address.to_string(),
+                    source,
+                })
+            })
+            .transpose()?;
         let shutdown = CancellationToken::new();
         let trusted_proxies = settings
             .server
@@ -211,8 +230,32 @@ impl Application {
             shutdown.clone(),
         ));
         let address_index = tokio::spawn(store.clone().keep_address_index(shutdown.clone()));
-        let delivery_workers =
-            crate::delivery::start(delivery_parts(&delivery_state), shutdown.clone())?;
+        let delivery_workers = crate::delivery::start(
+            delivery_parts(&delivery_state, verp.clone()),
+            shutdown.clone(),
+        )?;
+        let bounce_settings = &delivery_state.settings.mail.bounce;
+        let event_pruner = tokio::spawn(crate::bounces::prune(
+            store.clone(),
+            bounce_settings.keep_days,
+            shutdown.clone(),
+        ));
+        let (bounce_address, bounce_worker) = match (bounce_listener, verp) {
+            (Some(listener), Some(verp)) => {
+                let (address, worker) = bounce_server(
+                    listener,
+                    crate::bounces::Processor::new(
+                        store.clone(),
+                        verp,
+                        delivery_state.settings.mail.bounce_threshold,
+                    ),
+                    bounce_settings,
+                    shutdown.clone(),
+                )?;
+                (Some(address), Some(worker))
+            }
+            _ => (None, None),
+        };
         let scheduler_loop = delivery_state
             .settings
             .scheduling
@@ -221,11 +264,13 @@ impl Application {
         Ok(Application {
             port,
             metrics_address,
+            bounce_address,
             server,
             store,
             shutdown,
-            workers: [feed_poller, address_index, pruner]
+            workers: [feed_poller, address_index, pruner, event_pruner]
                 .into_iter()
+                .chain(bounce_worker)
                 .chain(delivery_workers)
                 .chain(scheduler_loop)
                 .chain(metrics_worker)
@@ -241,6 +286,12 @@ impl Application {
     /// `metrics.listen` is set (its port when that was 0).
     pub fn metrics_address(&self) -> Option<std::net::SocketAddr> {
         self.metrics_address
+    }
+
+    /// The address of the inbound SMTP listener for bounces, when
+    /// `mail.bounce.listen` is set (its port when that was 0).
+    pub fn bounce_address(&self) -> Option<std::net::SocketAddr> {
+        self.bounce_address
     }
 
     pub fn store(&self) -> &Store {
@@ -337,7 +388,10 @@ async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, Stor
 
 /// The delivery workers' parts, with the renderer of each kind of mail
 /// registered by the module that owns it.
-fn delivery_parts(state: &AppState) -> crate::delivery::DeliveryParts {
+fn delivery_parts(
+    state: &AppState,
+    verp: Option<crate::delivery::verp::Verp>,
+) -> crate::delivery::DeliveryParts {
     use crate::subscriptions::signup::{CONFIRMATION, ConfirmationMails, ConfirmationRenderer};
     let settings = &state.settings;
     let mut renderers = crate::delivery::render::Renderers::default();
@@ -363,6 +417,7 @@ fn delivery_parts(state: &AppState) -> crate::delivery::DeliveryParts {
         mail: settings.mail.clone(),
         waker: state.mail_waker.clone(),
         renderers,
+        verp,
     }
 }
 

@@ -13,6 +13,39 @@ use tokio_util::sync::CancellationToken;
 use super::StartError;
 use crate::web::{self, AppState};
 
+/// The inbound SMTP listener of `mail.bounce.listen`, on the listener
+/// bound at start (so a taken port stops the start with one line).
+pub(super) fn bounce_server(
+    listener: TcpListener,
+    processor: crate::bounces::Processor,
+    settings: &crate::config::BounceSettings,
+    shutdown: CancellationToken,
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), StartError> {
+    let address = listener.local_addr().map_err(|source| StartError::Bind {
+        address: "mail.bounce.listen".into(),
+        source,
+    })?;
+    let bind_error = |source| StartError::Bind {
+        address: address.to_string(),
+        source,
+    };
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
+    let receiver = Arc::new(crate::bounces::listener::Receiver::new(
+        processor,
+        settings.complaints_address(),
+        settings.max_message_bytes,
+        settings.per_ip_per_minute,
+    ));
+    tracing::info!(%address, "receiving bounces and complaints by SMTP");
+    Ok((
+        address,
+        tokio::spawn(crate::bounces::listener::serve(
+            listener, receiver, shutdown,
+        )),
+    ))
+}
+
 /// The server of `metrics.listen`: `/metrics` and nothing else, on one
 /// worker.
 pub(super) fn metrics_server(

@@ -20,6 +20,7 @@ pub mod feeds;
 mod handle;
 pub mod imports;
 pub mod issues;
+pub mod mail_events;
 pub mod newsletters;
 pub mod outbox;
 mod postgres;

@@ -12,7 +12,7 @@ use crate::store::subscribers::{
     ClientMeta, ConsentKind, ConsentSource, DailyCounter, Subscriber, SubscriberStatus,
     SubscriptionRow, SubscriptionStatus,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, WriteTx};
 
 /// Which newsletters to leave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,11 +51,35 @@ pub async fn unsubscribe(
     client: &ClientMeta,
 ) -> Result<bool, StoreError> {
     let mut tx = store.begin_write().await?;
+    let Some((subscriber, left)) =
+        unsubscribe_in(&mut tx, subscriber_id, scope, source, client).await?
+    else {
+        return Ok(false);
+    };
+    tx.commit().await?;
+    tracing::info!(
+        email = %crate::telemetry::mask_email(&subscriber.email),
+        newsletters = %left.join(","),
+        "unsubscribed"
+    );
+    Ok(true)
+}
+
+/// [`unsubscribe`] inside the caller's transaction (a complaint also
+/// suppresses the address in the same one): the subscriber as they were
+/// and the slugs they left, or `None` when they are gone.
+pub async fn unsubscribe_in(
+    tx: &mut WriteTx,
+    subscriber_id: i64,
+    scope: &UnsubscribeScope,
+    source: ConsentSource,
+    client: &ClientMeta,
+) -> Result<Option<(Subscriber, Vec<String>)>, StoreError> {
     let mut subscribers = tx.subscribers();
     // A write first: takes SQLite's write lock before any read.
     subscribers.touch(subscriber_id).await?;
     let Some(subscriber) = subscribers.by_id(subscriber_id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let subscriptions = subscribers.subscriptions_of(subscriber_id, None).await?;
     let mut left = Vec::new();
@@ -85,7 +109,7 @@ pub async fn unsubscribe(
             subscribers
                 .cancel_pending_digests(subscriber_id, Some(subscription.newsletter_id))
                 .await?;
-            left.push(subscription.slug.as_str());
+            left.push(subscription.slug.clone());
         }
     }
     let remaining = subscribers
@@ -112,13 +136,7 @@ pub async fn unsubscribe(
             Some(&detail),
         )
         .await?;
-    tx.commit().await?;
-    tracing::info!(
-        email = %crate::telemetry::mask_email(&subscriber.email),
-        newsletters = %left.join(","),
-        "unsubscribed"
-    );
-    Ok(true)
+    Ok(Some((subscriber, left)))
 }
 
 /// Sets the newsletters the subscriber receives to exactly `chosen` (slugs

@@ -130,6 +130,15 @@ impl std::fmt::Display for DeliveryStatus {
     }
 }
 
+/// A delivery a bounce or complaint report names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedDelivery {
+    pub id: i64,
+    pub subscriber_id: Option<i64>,
+    pub issue_id: Option<i64>,
+    pub recipient: String,
+}
+
 /// One delivery of a subscriber's history.
 #[derive(Debug, Clone)]
 pub struct DeliveryLine {
@@ -254,6 +263,25 @@ impl Deliveries<'_> {
             }
         }
         Ok(progress)
+    }
+
+    /// Whom and what a delivery was for, when a report names it.
+    pub async fn reported(&self, id: i64) -> Result<Option<ReportedDelivery>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, subscriber_id, issue_id, recipient FROM deliveries WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(ReportedDelivery {
+            id: row.try_get("id")?,
+            subscriber_id: row.try_get("subscriber_id")?,
+            issue_id: row.try_get("issue_id")?,
+            recipient: row.try_get("recipient")?,
+        }))
     }
 
     /// A subscriber's last `limit` deliveries, newest first.

@@ -95,7 +95,9 @@ impl Deliveries<'_> {
                 } => {
                     fail(&mut tx, *id, error).await?;
                     if let Some(subscriber_id) = subscriber_id {
-                        count_hard_bounce(&mut tx, *subscriber_id, bounce_threshold, now).await?;
+                        tx.subscribers()
+                            .count_hard_bounce(*subscriber_id, bounce_threshold, now)
+                            .await?;
                     }
                 }
                 Outcome::Cancelled { id, reason } => {
@@ -154,41 +156,5 @@ async fn fail(conn: &mut sqlx::AnyConnection, id: i64, error: &str) -> Result<()
     .bind(id)
     .execute(conn)
     .await?;
-    Ok(())
-}
-
-/// Counts a hard bounce; at the threshold the subscriber becomes `bounced`
-/// and their digest rows still waiting are cancelled.
-async fn count_hard_bounce(
-    conn: &mut sqlx::AnyConnection,
-    subscriber_id: i64,
-    threshold: u32,
-    now: i64,
-) -> Result<(), StoreError> {
-    let bounces: Option<i64> = sqlx::query_scalar(
-        "UPDATE subscribers SET hard_bounces = hard_bounces + 1, updated_at = $1 \
-         WHERE id = $2 RETURNING hard_bounces",
-    )
-    .bind(now)
-    .bind(subscriber_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if bounces.is_some_and(|n| n >= i64::from(threshold)) {
-        sqlx::query(
-            "UPDATE subscribers SET status = 'bounced', updated_at = $1 \
-             WHERE id = $2 AND status <> 'bounced'",
-        )
-        .bind(now)
-        .bind(subscriber_id)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "UPDATE deliveries SET status = 'cancelled', last_error = 'subscriber bounced' \
-             WHERE subscriber_id = $1 AND kind = 'digest' AND status = 'pending'",
-        )
-        .bind(subscriber_id)
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(())
 }

@@ -28,6 +28,8 @@ pub enum ConsentSource {
     OneClick,
     /// The preferences page.
     Preferences,
+    /// A spam complaint (a feedback loop's ARF report or a provider's).
+    Complaint,
 }
 
 impl ConsentSource {
@@ -39,6 +41,7 @@ impl ConsentSource {
             ConsentSource::Link => "link",
             ConsentSource::OneClick => "one_click",
             ConsentSource::Preferences => "preferences",
+            ConsentSource::Complaint => "complaint",
         }
     }
 }

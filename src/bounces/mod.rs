@@ -1,0 +1,36 @@
+//! Bounces and complaints that arrive after the relay said yes. Every
+//! message's envelope sender names its delivery ([`crate::delivery::verp`]);
+//! reports come back by mail to that address, to Gazette's own SMTP
+//! listener ([`listener`]), and are read ([`report`]: DSN and ARF, never an
+//! auto-reply) and applied by one processor ([`process`]). Events are kept
+//! `mail.bounce.keep_days` with their raw report, then pruned ([`prune`]).
+
+pub mod listener;
+pub mod process;
+pub mod report;
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Store, now_ms};
+
+pub use process::{Incoming, Processed, Processor};
+
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Removes events older than `keep_days`, once an hour, until `shutdown`.
+pub async fn prune(store: Store, keep_days: u32, shutdown: CancellationToken) {
+    loop {
+        let before = now_ms() - i64::from(keep_days) * 86_400_000;
+        match store.mail_events().prune(before).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "old bounce and complaint events pruned"),
+            Err(error) => tracing::warn!(%error, "cannot prune old bounce events"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}
