@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::{Store, now_ms};
 
+pub use crate::store::mail_events::{
+    EventCounts, EventFilter, MailEvent, MailEventKind, MailEventSource,
+};
 pub use process::{Incoming, Processed, Processor};
 
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);

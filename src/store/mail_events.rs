@@ -52,6 +52,8 @@ impl fmt::Display for MailEventKind {
 /// The way a report came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MailEventSource {
+    /// The relay refused the message during the SMTP session (a 5xx).
+    Relay,
     /// Gazette's inbound SMTP listener (`mail.bounce.listen`).
     Smtp,
     /// A polled IMAP mailbox.
@@ -63,7 +65,8 @@ pub enum MailEventSource {
 }
 
 impl MailEventSource {
-    pub const ALL: [MailEventSource; 6] = [
+    pub const ALL: [MailEventSource; 7] = [
+        MailEventSource::Relay,
         MailEventSource::Smtp,
         MailEventSource::Imap,
         MailEventSource::Ses,
@@ -74,6 +77,7 @@ impl MailEventSource {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            MailEventSource::Relay => "relay",
             MailEventSource::Smtp => "smtp",
             MailEventSource::Imap => "imap",
             MailEventSource::Ses => "ses",
@@ -219,6 +223,30 @@ impl MailEvents<'_> {
         .fetch_optional(&mut *conn)
         .await?;
         Ok(id)
+    }
+
+    /// A hard bounce the relay gave during the session (its 5xx `reply`),
+    /// recorded like a reported one so the counts tell one story.
+    pub async fn record_refusal(
+        &mut self,
+        delivery_id: i64,
+        reply: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.on.conn().await?;
+        sqlx::query(
+            "INSERT INTO mail_events (kind, source, delivery_id, subscriber_id, issue_id, \
+             status_code, reason, raw_message, received_at) \
+             SELECT 'hard_bounce', 'relay', id, subscriber_id, issue_id, NULL, $2, $2, $3 \
+             FROM deliveries WHERE id = $1 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(delivery_id)
+        .bind(reply)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 
     /// The newest events first, a page at a time.

@@ -74,6 +74,11 @@ pub async fn confirm_subscription(
         tx.subscribers()
             .set_status(subscriber.id, SubscriberStatus::Active)
             .await?;
+        // A new signup, confirmed: the one thing that lifts a complaint's
+        // suppression.
+        if subscriber.suppressed_at.is_some() {
+            tx.subscribers().set_suppressed(subscriber.id, None).await?;
+        }
     }
     // Only the newsletters the email named: one added to the pending
     // signup since (by anyone who knows the address) waits for its own.

@@ -157,9 +157,15 @@ pub async fn choose_newsletters(
         return Ok(false);
     };
     let current = subscribers.subscriptions_of(subscriber_id, None).await?;
+    // A complaint suppressed the address: only a new signup, confirmed,
+    // adds newsletters again; here one can only leave.
+    let may_add = subscriber.suppressed_at.is_none();
     let mut changes = Vec::new();
     for newsletter in &newsletters {
-        let wanted = chosen.iter().any(|slug| slug == &newsletter.slug);
+        let active = current
+            .iter()
+            .any(|s| s.newsletter_id == newsletter.id && s.status == Active);
+        let wanted = chosen.iter().any(|slug| slug == &newsletter.slug) && (may_add || active);
         let status = current
             .iter()
             .find(|s| s.newsletter_id == newsletter.id)
@@ -200,9 +206,10 @@ pub async fn choose_newsletters(
     if changes.is_empty() {
         return Ok(true);
     }
-    let any_active = newsletters
-        .iter()
-        .any(|n| chosen.iter().any(|slug| slug == &n.slug));
+    let any_active = changes.iter().any(|c| c.starts_with('+'))
+        || current
+            .iter()
+            .any(|s| s.status == Active && chosen.iter().any(|slug| slug == &s.slug));
     let status = if any_active {
         SubscriberStatus::Active
     } else {

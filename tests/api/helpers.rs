@@ -211,6 +211,8 @@ pub struct TestApp {
     pub port: u16,
     /// The port of `metrics.listen`, when the test set it.
     pub metrics_port: Option<u16>,
+    /// The port of `mail.bounce.listen`, when the test set it.
+    pub bounce_port: Option<u16>,
     pub client: reqwest::Client,
     pub store: Store,
     pub settings: Settings,
@@ -235,6 +237,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         .expect("application starts");
     let store = app.store().clone();
     let metrics_port = app.metrics_address().map(|a| a.port());
+    let bounce_port = app.bounce_address().map(|a| a.port());
     let shutdown = app.shutdown_token();
     let running = tokio::spawn(app.run(false));
     let client = reqwest::Client::builder()
@@ -247,6 +250,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         address: format!("http://127.0.0.1:{port}"),
         port,
         metrics_port,
+        bounce_port,
         client,
         store,
         settings,

@@ -11,6 +11,7 @@ mod admin_browser;
 mod admin_search;
 mod admin_users_stories;
 mod archive;
+mod bounces;
 mod browser;
 mod cli;
 mod delivery;

@@ -94,6 +94,7 @@ impl Deliveries<'_> {
                     error,
                 } => {
                     fail(&mut tx, *id, error).await?;
+                    tx.mail_events().record_refusal(*id, error, now).await?;
                     if let Some(subscriber_id) = subscriber_id {
                         tx.subscribers()
                             .count_hard_bounce(*subscriber_id, bounce_threshold, now)

@@ -76,7 +76,14 @@ pub async fn issue_response(store: &Store, mut issue: Issue) -> Result<IssueView
         .ok_or(IssueError::NotFound(issue.id))?;
     let stories = store.stories().of_issue(issue.id).await?;
     let counts = store.issues().delivery_counts(issue.id).await?;
-    Ok(IssueView::new(&issue, &newsletter.slug, &stories, counts))
+    let events = store.mail_events().counts_of_issue(issue.id).await?;
+    Ok(IssueView::new(
+        &issue,
+        &newsletter.slug,
+        &stories,
+        counts,
+        events,
+    ))
 }
 
 async fn find(store: &Store, id: i64) -> Result<Issue, IssueError> {

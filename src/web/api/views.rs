@@ -5,6 +5,7 @@ use chrono::{TimeZone, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::bounces::EventCounts;
 use crate::feeds::Feed;
 use crate::issues::{DeliveryCounts, Issue};
 use crate::newsletters::{Newsletter, NextRun};
@@ -168,6 +169,11 @@ pub struct IssueView {
     pub sent_at: Option<String>,
     pub stories: Vec<StoryView>,
     pub counts: CountsView,
+    /// Deliveries that bounced for good: refused by the relay, or reported
+    /// by a DSN or a provider afterwards.
+    pub bounced: i64,
+    /// Deliveries whose reader reported the issue as spam.
+    pub complained: i64,
 }
 
 impl IssueView {
@@ -176,6 +182,7 @@ impl IssueView {
         newsletter_slug: &str,
         stories: &[Story],
         counts: DeliveryCounts,
+        events: EventCounts,
     ) -> IssueView {
         IssueView {
             id: issue.id,
@@ -191,6 +198,8 @@ impl IssueView {
             sent_at: issue.sent_at.map(rfc3339),
             stories: stories.iter().map(StoryView::from).collect(),
             counts: counts.into(),
+            bounced: events.hard_bounces,
+            complained: events.complaints,
         }
     }
 }
