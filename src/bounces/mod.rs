@@ -7,6 +7,7 @@
 
 pub mod listener;
 pub mod process;
+pub mod rates;
 pub mod report;
 
 use std::time::Duration;

@@ -319,7 +319,7 @@ impl MailEvents<'_> {
         let mut conn = self.on.conn().await?;
         let total: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(total_count), 0) AS BIGINT) FROM issues \
-             WHERE status IN ('sending', 'sent') AND sent_at >= $1",
+             WHERE status IN ('sending', 'sent') AND COALESCE(sent_at, updated_at) >= $1",
         )
         .bind(since_ms)
         .fetch_one(&mut *conn)

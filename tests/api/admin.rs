@@ -38,6 +38,8 @@ const GET_ROUTES: &[&str] = &[
     "/admin/imports/1/rejected.csv",
     "/admin/stories/1",
     "/admin/users",
+    "/admin/bounces",
+    "/admin/bounces/1",
     "/admin/settings",
 ];
 

@@ -15,10 +15,12 @@ use gazette::config::{MailTransportKind, Settings, SmtpTls};
 use serde_json::{Value, json};
 use sqlx::Row;
 
+use crate::admin::PASSWORD;
 use crate::editor::{Editor, subscriber};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::smtp_server::{ReceivedMail, SmtpServer};
 use crate::subscriptions::mime_part;
+use gazette::users::Role;
 
 const WAIT: Duration = Duration::from_secs(20);
 const BOUNCE_DOMAIN: &str = "bounces.example.org";
@@ -236,6 +238,55 @@ async fn reports_after_the_relay_said_yes(backend: Backend) {
         .unwrap()
         .unwrap();
     assert!(raw.contains("Undelivered Mail Returned to Sender"), "{raw}");
+
+    // What editors see: the events with their reasons and raw reports,
+    // the rates beside the providers' lines, the counts on the issue.
+    app.add_user("editor@example.org", Role::Editor).await;
+    app.log_in("editor@example.org", PASSWORD).await;
+    let page = app.get("/admin/bounces").await.text().await.unwrap();
+    for needed in [
+        "hard bounce",
+        "soft bounce",
+        "complaint",
+        "5.1.1",
+        "4.4.1",
+        "abuse report from",
+        "gone@example.net",
+    ] {
+        assert!(page.contains(needed), "{needed} on the Bounces page");
+    }
+    assert!(page.contains("20.00 %"), "1 bounce of 5 digests: {page}");
+    let raw_page = app
+        .get(&format!("/admin/bounces/{}", hard.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(raw_page.contains("Undelivered Mail Returned to Sender"));
+    let dashboard = app.get("/admin").await.text().await.unwrap();
+    assert!(dashboard.contains("complaint rate"), "{dashboard}");
+    assert!(
+        dashboard.contains("card warn"),
+        "20 % complaints is above the line"
+    );
+    let issue_page = app
+        .get(&format!("/admin/issues/{issue_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        issue_page.contains("1 bounced, 1 complaints"),
+        "{issue_page}"
+    );
+    let reader_page = app
+        .get(&format!("/admin/subscribers/{angry}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(reader_page.contains("Suppressed since"));
+    assert!(reader_page.contains("abuse report from"));
 
     // The next issue reaches only those still receiving.
     editor.story("second", "Second story", 0, &[]).await;

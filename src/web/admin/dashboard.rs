@@ -1,6 +1,7 @@
 //! The dashboard: subscribers by status, the list's growth over 90 days (an
 //! SVG drawn here, no script), the last issues with their counts, the queue
-//! and the next scheduled sends.
+//! the bounce and complaint rates of the last 30 days, and the next
+//! scheduled sends.
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
@@ -36,9 +37,11 @@ pub async fn dashboard(
     let mut issues = Vec::new();
     for (issue, slug) in store.issues().recent(10).await? {
         let counts = store.issues().delivery_counts(issue.id).await?;
-        issues.push((issue, slug, counts));
+        let events = store.mail_events().counts_of_issue(issue.id).await?;
+        issues.push((issue, slug, counts, events));
     }
     let queue = store.deliveries().depth().await?;
+    let rates = crate::bounces::rates::last_30_days(store, Utc::now().timestamp_millis()).await?;
     let now = Utc::now();
     let mut upcoming: Vec<_> = store
         .newsletters()
@@ -67,6 +70,8 @@ pub async fn dashboard(
             }
             div class="card" { div class="n" id="queue" { (queue) } div class="muted" { "emails in the queue" } }
         }
+        h2 { a href="/admin/bounces" { "Bounces and complaints" } }
+        (super::bounces::rates_summary(&rates))
         h2 { "New subscribers, last " (GROWTH_DAYS) " days" }
         (growth_chart(&series))
         h2 { "Next scheduled sends" }
@@ -81,8 +86,8 @@ pub async fn dashboard(
         }
         h2 { "Last issues" }
         table {
-            tr { th { "Issue" } th { "Newsletter" } th { "Status" } th { "Sent" } th { "Failed" } th { "Pending" } }
-            @for (issue, slug, counts) in &issues {
+            tr { th { "Issue" } th { "Newsletter" } th { "Status" } th { "Sent" } th { "Failed" } th { "Pending" } th { "Bounced" } th { "Complaints" } }
+            @for (issue, slug, counts, events) in &issues {
                 tr {
                     td { a href={"/admin/issues/" (issue.id)} { "#" (issue.id) " " (issue.subject) } }
                     td { (slug) }
@@ -90,6 +95,8 @@ pub async fn dashboard(
                     td { (counts.sent) }
                     td { (counts.failed) }
                     td { (counts.pending + counts.sending) }
+                    td { (events.hard_bounces) }
+                    td { (events.complaints) }
                 }
             }
         }

@@ -84,6 +84,7 @@ pub async fn show(
     let issue = find(&state, *id).await?;
     let stories = state.store.stories().of_issue(issue.id).await?;
     let counts = state.store.issues().delivery_counts(issue.id).await?;
+    let events = state.store.mail_events().counts_of_issue(issue.id).await?;
     let base = format!("/admin/issues/{}", issue.id);
     let draft = issue.status == IssueStatus::Draft;
     let timezone = state
@@ -93,7 +94,8 @@ pub async fn show(
         .await?
         .map_or_else(|| "UTC".to_string(), |n| n.timezone);
     let body = html! {
-        p { "Status: " strong { (issue.status) } " · " (counts.sent) " sent, " (counts.failed) " failed, " (counts.pending + counts.sending) " pending" }
+        p { "Status: " strong { (issue.status) } " · " (counts.sent) " sent, " (counts.failed) " failed, " (counts.pending + counts.sending) " pending"
+            " · " (events.hard_bounces) " bounced, " (events.complaints) " complaints" }
         div class="actions" {
             a href={(base) "/preview"} { "Preview" }
             @if issue.status == IssueStatus::Sending || issue.status == IssueStatus::Sent {

@@ -1,5 +1,5 @@
 //! The admin's page frame: a nav (Dashboard, Newsletters, Stories, Issues,
-//! Subscribers, Settings), the user and a logout button, and the admin CSS
+//! Subscribers, Bounces, Settings), the user and a logout button, and the admin CSS
 //! inline. No script or font from anywhere else: pages work offline and
 //! without JavaScript.
 
@@ -13,12 +13,13 @@ use super::csrf;
 const ADMIN_CSS: &str = include_str!("admin.css");
 
 /// The sections in the nav, with their paths.
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 7] = [
     ("Dashboard", "/admin"),
     ("Newsletters", "/admin/newsletters"),
     ("Stories", "/admin/stories"),
     ("Issues", "/admin/issues"),
     ("Subscribers", "/admin/subscribers"),
+    ("Bounces", "/admin/bounces"),
     ("Settings", "/admin/settings"),
 ];
 

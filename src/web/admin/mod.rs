@@ -8,6 +8,7 @@ use actix_web::web;
 
 pub mod account;
 pub mod auth;
+pub mod bounces;
 pub mod csrf;
 pub mod dashboard;
 pub mod error;
@@ -107,6 +108,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/subscribers/{id}/erase",
                 web::post().to(subscribers::erase),
             )
+            .route("/bounces", web::get().to(bounces::list))
+            .route("/bounces/{id}", web::get().to(bounces::show))
             .route("/users", web::get().to(users::list))
             .route("/users", web::post().to(users::add))
             .route("/users/{id}/role", web::post().to(users::change_role))

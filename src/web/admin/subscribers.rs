@@ -14,6 +14,7 @@ use super::error::AdminError;
 use super::layout::{opt_when, page, when};
 use futures_util::StreamExt;
 
+use crate::bounces::EventFilter;
 use crate::store::subscribers::SubscriberStatus;
 use crate::store::subscribers::search::{SCAN_WINDOW, SubscriberFilter};
 use crate::subscriptions::ConsentSource;
@@ -196,11 +197,25 @@ pub async fn show(
         .ok_or(AdminError::NotFound)?;
     let consent = state.store.subscribers().consent_events_of(*id).await?;
     let deliveries = state.store.deliveries().history_of(*id, 50).await?;
+    let events = state
+        .store
+        .mail_events()
+        .list(
+            EventFilter {
+                subscriber_id: Some(*id),
+                ..EventFilter::default()
+            },
+            50,
+        )
+        .await?;
     let s = &view.subscriber;
     let base = format!("/admin/subscribers/{}", s.id);
     let body = html! {
         p { "Status: " strong { (s.status) } @if s.paused { " (paused)" } " · since " (when(s.created_at)) " · confirmed " (opt_when(s.confirmed_at)) }
         @if let Some(name) = &s.name { p { "Name: " (name) } }
+        @if let Some(at) = s.suppressed_at {
+            p class="flash error" { "Suppressed since " (when(at)) " after a spam complaint: no newsletter reaches this address until they sign up again and confirm." }
+        }
         div class="actions" {
             form method="post" action={(base) "/unsubscribe"} class="inline" {
                 (csrf::field(&editor.csrf))
@@ -227,6 +242,10 @@ pub async fn show(
                     td { (e.detail.as_deref().unwrap_or("")) }
                 }
             }
+        }
+        @if !events.is_empty() {
+            h2 { "Bounces and complaints" }
+            (super::bounces::event_table(&events, false))
         }
         h2 { "Deliveries" }
         table {
