@@ -15,7 +15,7 @@ use gazette::config::{MailTransportKind, Settings, SmtpTls};
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::admin::PASSWORD;
+use crate::admin::{PASSWORD, csrf_of};
 use crate::editor::{Editor, subscriber};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::smtp_server::{ReceivedMail, SmtpServer};
@@ -287,6 +287,26 @@ async fn reports_after_the_relay_said_yes(backend: Backend) {
         .unwrap();
     assert!(reader_page.contains("Suppressed since"));
     assert!(reader_page.contains("abuse report from"));
+
+    // An import cannot bring a complainer back.
+    let form = app
+        .get("/admin/subscribers/import")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let started = app
+        .upload(
+            &csrf_of(&form),
+            "daily",
+            "email,opted_in\nREADER@example.net,yes\n",
+        )
+        .await;
+    let job_page = started.headers()["location"].to_str().unwrap().to_string();
+    let progress = app.finished_import(&job_page).await;
+    assert_eq!(progress["rejected"], 1, "{progress}");
+    let report = app.get(&job_page).await.text().await.unwrap();
+    assert!(report.contains("data-code=\"complained\""), "{report}");
 
     // The next issue reaches only those still receiving.
     editor.story("second", "Second story", 0, &[]).await;

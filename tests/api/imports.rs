@@ -139,7 +139,12 @@ const REJECTED: [(u64, &str); 5] = [
 ];
 
 impl TestApp {
-    async fn upload(&self, csrf: &str, newsletter: &str, csv: &str) -> reqwest::Response {
+    pub(crate) async fn upload(
+        &self,
+        csrf: &str,
+        newsletter: &str,
+        csv: &str,
+    ) -> reqwest::Response {
         let form = reqwest::multipart::Form::new()
             .text("csrf", csrf.to_string())
             .text("newsletter", newsletter.to_string())
@@ -159,7 +164,7 @@ impl TestApp {
     }
 
     /// Polls the import's JSON until it is done.
-    async fn finished_import(&self, page: &str) -> Value {
+    pub(crate) async fn finished_import(&self, page: &str) -> Value {
         for _ in 0..300 {
             let progress: Value = self
                 .get(&format!("{page}/progress"))

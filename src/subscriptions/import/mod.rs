@@ -58,6 +58,9 @@ pub enum RejectReason {
     Unsubscribed,
     /// Their mail bounced: importing them again would only bounce again.
     Bounced,
+    /// They reported a newsletter as spam: only a signup they confirm
+    /// brings them back.
+    Complained,
 }
 
 impl RejectReason {
@@ -75,6 +78,7 @@ impl RejectReason {
             RejectReason::BadConsentedAt(_) => "bad_consented_at",
             RejectReason::Unsubscribed => "unsubscribed",
             RejectReason::Bounced => "bounced",
+            RejectReason::Complained => "complained",
         }
     }
 }
@@ -111,6 +115,9 @@ impl std::fmt::Display for RejectReason {
                 "unsubscribed: they left this newsletter; only they can subscribe again",
             ),
             RejectReason::Bounced => f.write_str("bounced: mail to this address bounces"),
+            RejectReason::Complained => f.write_str(
+                "complained: they reported our mail as spam; only a signup they confirm brings them back",
+            ),
         }
     }
 }

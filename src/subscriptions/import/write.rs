@@ -102,6 +102,9 @@ impl<'a> RowWriter<'a> {
         if subscriber.status == SubscriberStatus::Bounced {
             return Ok(RowOutcome::Rejected(RejectReason::Bounced));
         }
+        if subscriber.suppressed_at.is_some() {
+            return Ok(RowOutcome::Rejected(RejectReason::Complained));
+        }
         let current = tx
             .subscribers()
             .subscription_status(subscriber.id, self.newsletter.id)
