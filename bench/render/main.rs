@@ -244,6 +244,7 @@ async fn deliver(
                         unsubscribe_url: unsubscribe,
                     }),
                 },
+                None,
             )
             .map_err(|e| e.to_string())?;
             let sent = transport

@@ -67,47 +67,76 @@ impl Processor {
         &self.verp
     }
 
+    /// A report that came as mail (by SMTP or from a mailbox).
     pub async fn process(&self, incoming: Incoming<'_>) -> Result<Processed, StoreError> {
         let Some(report) = report::read(incoming.raw) else {
             return Ok(Processed::NotAReport);
         };
         let raw = kept_text(incoming.raw);
-        let delivery_id = incoming
-            .envelope_recipient
+        self.record(incoming.source, &report, &raw, incoming.envelope_recipient)
+            .await
+    }
+
+    /// An event a provider's webhook reported (its signature checked), with
+    /// the payload it came in, kept as its raw report.
+    pub async fn process_event(
+        &self,
+        source: MailEventSource,
+        report: &Report,
+        payload: &[u8],
+    ) -> Result<Processed, StoreError> {
+        self.record(source, report, &kept_text(payload), None).await
+    }
+
+    /// Finds the delivery (the envelope's VERP address, then a VERP address
+    /// or Message-ID tag anywhere in the report, then the last message sent
+    /// to the address the report names), records the event once and
+    /// applies it, in one transaction.
+    async fn record(
+        &self,
+        source: MailEventSource,
+        report: &Report,
+        raw: &str,
+        envelope_recipient: Option<&str>,
+    ) -> Result<Processed, StoreError> {
+        let delivery_id = envelope_recipient
             .and_then(|rcpt| self.verp.delivery_of(rcpt))
-            .or_else(|| self.verp.deliveries_in(&raw).first().copied());
-        let delivery = match delivery_id {
+            .or_else(|| self.verp.deliveries_in(raw).first().copied());
+        let mut delivery = match delivery_id {
             Some(id) => self.store.deliveries().reported(id).await?,
             None => None,
         };
-        let subscriber_id = match &delivery {
-            Some(delivery) => delivery.subscriber_id,
-            // A feedback loop may strip the Return-Path but name the
-            // reader: a complaint still reaches them by address.
-            None if report.kind == MailEventKind::Complaint => match &report.recipient {
-                Some(address) => self
-                    .store
-                    .subscribers()
-                    .by_email_key(&address.to_lowercase())
-                    .await?
-                    .map(|s| s.id),
-                None => None,
-            },
-            None => None,
+        let key = report.recipient.as_deref().map(str::to_lowercase);
+        if delivery.is_none()
+            && let Some(key) = &key
+        {
+            delivery = self.store.deliveries().last_sent_to(key).await?;
+        }
+        let subscriber_id = match (&delivery, &key) {
+            (Some(delivery), _) => delivery.subscriber_id,
+            // A feedback loop may strip every trace of the message but
+            // name the reader: a complaint still reaches them.
+            (None, Some(key)) if report.kind == MailEventKind::Complaint => self
+                .store
+                .subscribers()
+                .by_email_key(key)
+                .await?
+                .map(|s| s.id),
+            _ => None,
         };
         if delivery.is_none() && subscriber_id.is_none() {
-            tracing::info!(source = %incoming.source, kind = %report.kind, "a report names no message of ours; ignored");
+            tracing::info!(%source, kind = %report.kind, "a report names no message of ours; ignored");
             return Ok(Processed::Unmatched);
         }
         let event = NewMailEvent {
             kind: report.kind,
-            source: incoming.source,
+            source,
             delivery_id: delivery.as_ref().map(|d| d.id),
             subscriber_id,
             issue_id: delivery.as_ref().and_then(|d| d.issue_id),
             status_code: report.status_code.as_deref(),
             reason: &report.reason,
-            raw_message: &raw,
+            raw_message: raw,
             received_at: now_ms(),
         };
         let mut tx = self.store.begin_write().await?;
@@ -115,13 +144,12 @@ impl Processor {
             return Ok(Processed::Duplicate);
         }
         if let Some(subscriber_id) = subscriber_id {
-            self.apply(&mut tx, &report, subscriber_id, incoming.source)
-                .await?;
+            self.apply(&mut tx, report, subscriber_id, source).await?;
         }
         tx.commit().await?;
         let to = delivery.as_ref().map(|d| mask_email(&d.recipient));
         tracing::info!(
-            source = %incoming.source,
+            %source,
             kind = %report.kind,
             delivery = ?event.delivery_id,
             to = ?to,

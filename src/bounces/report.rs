@@ -198,7 +198,7 @@ fn status_code(value: &str) -> Option<String> {
 
 /// An enhanced code inside a diagnostic (`smtp; 550 5.1.1 User unknown`),
 /// else the reply code's class (`550` → `5.0.0`).
-fn code_in_diagnostic(diagnostic: &str) -> Option<String> {
+pub(crate) fn code_in_diagnostic(diagnostic: &str) -> Option<String> {
     let words = diagnostic
         .split(|c: char| c.is_whitespace() || c == ';' || c == '-')
         .filter(|w| !w.is_empty());

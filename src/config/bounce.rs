@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{ConfigError, bad_if};
@@ -32,6 +33,66 @@ pub struct BounceSettings {
     /// How long processed events and their raw reports are kept.
     #[serde(default = "defaults::keep_days")]
     pub keep_days: u32,
+    /// The providers whose webhooks report bounces and complaints.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+}
+
+/// `[mail.bounce.webhooks.<provider>]`: a provider's endpoint answers only
+/// when its secret is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    #[serde(default)]
+    pub mailgun: Option<MailgunWebhook>,
+    #[serde(default)]
+    pub sendgrid: Option<SendgridWebhook>,
+    #[serde(default)]
+    pub postmark: Option<PostmarkWebhook>,
+}
+
+/// Mailgun signs each request with the domain's webhook signing key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailgunWebhook {
+    pub signing_key: SecretString,
+}
+
+/// SendGrid's signed event webhook: the verification key it shows (base64
+/// of a P-256 public key).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendgridWebhook {
+    pub public_key: String,
+}
+
+impl SendgridWebhook {
+    /// The key, from the base64 of its DER (what SendGrid's settings show),
+    /// with or without PEM armour.
+    pub fn verifying_key(&self) -> Result<p256::ecdsa::VerifyingKey, String> {
+        use base64::Engine;
+        use p256::pkcs8::DecodePublicKey;
+        let text: String = self
+            .public_key
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect::<String>()
+            .split_whitespace()
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| "is not base64 (paste the verification key SendGrid shows)".to_string())?;
+        p256::ecdsa::VerifyingKey::from_public_key_der(&der)
+            .map_err(|_| "is not a P-256 public key".to_string())
+    }
+}
+
+/// Postmark signs nothing: its webhook URL carries Basic credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostmarkWebhook {
+    pub username: String,
+    pub password: SecretString,
 }
 
 mod defaults {
@@ -55,6 +116,7 @@ impl Default for BounceSettings {
             max_message_bytes: defaults::max_message_bytes(),
             per_ip_per_minute: defaults::per_ip_per_minute(),
             keep_days: defaults::keep_days(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -95,7 +157,30 @@ impl BounceSettings {
             self.keep_days == 0,
             "mail.bounce.keep_days",
             "must be at least 1",
-        )
+        )?;
+        if let Some(mailgun) = &self.webhooks.mailgun {
+            bad_if(
+                mailgun.signing_key.expose_secret().trim().is_empty(),
+                "mail.bounce.webhooks.mailgun.signing_key",
+                "must not be empty",
+            )?;
+        }
+        if let Some(postmark) = &self.webhooks.postmark {
+            bad_if(
+                postmark.username.trim().is_empty() || postmark.password.expose_secret().len() < 16,
+                "mail.bounce.webhooks.postmark.password",
+                "needs a username and a password of 16 characters or more",
+            )?;
+        }
+        if let Some(sendgrid) = &self.webhooks.sendgrid {
+            sendgrid
+                .verifying_key()
+                .map_err(|problem| ConfigError::BadValue {
+                    key: "mail.bounce.webhooks.sendgrid.public_key",
+                    problem,
+                })?;
+        }
+        Ok(())
     }
 
     /// The VERP domain, lower-cased, when set and not empty.

@@ -14,7 +14,9 @@ mod bounce;
 mod mail;
 mod server;
 
-pub use bounce::BounceSettings;
+pub use bounce::{
+    BounceSettings, MailgunWebhook, PostmarkWebhook, SendgridWebhook, WebhookSettings,
+};
 pub use mail::{DkimSettings, MailFrom, MailSettings, MailTransportKind, SmtpSettings, SmtpTls};
 pub use server::{MIN_SECRET_KEY_BYTES, MetricsSettings, ServerSettings};
 

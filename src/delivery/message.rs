@@ -108,7 +108,14 @@ pub fn encode_part(text: &str) -> Vec<u8> {
     quoted_printable::encode(text.as_bytes())
 }
 
-pub fn compose(sender: &Sender, mail: Outgoing<'_>) -> Result<Composed, MessageError> {
+/// `message_tag` (a delivery's [`super::verp::Verp::message_tag`]) begins
+/// the Message-ID's local part, so a provider's webhook that quotes the
+/// Message-ID names the delivery.
+pub fn compose(
+    sender: &Sender,
+    mail: Outgoing<'_>,
+    message_tag: Option<&str>,
+) -> Result<Composed, MessageError> {
     let to: Address = mail
         .recipient
         .trim()
@@ -119,7 +126,7 @@ pub fn compose(sender: &Sender, mail: Outgoing<'_>) -> Result<Composed, MessageE
         .filter(|n| !n.trim().is_empty())
         .unwrap_or(&sender.name);
     let mut builder = Message::builder()
-        .message_id(Some(message_id(sender.domain())))
+        .message_id(Some(message_id(sender.domain(), message_tag)))
         .date_now()
         .from(Mailbox::new(
             Some(from_name.to_string()),
@@ -185,13 +192,16 @@ fn pre_encoded(quoted_printable: Vec<u8>) -> Body {
 
 /// `<24 random characters@domain>`: unique without coordination between
 /// instances.
-fn message_id(domain: &str) -> String {
+fn message_id(domain: &str, tag: Option<&str>) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    let local: String = (0..24)
+    let random: String = (0..24)
         .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
         .collect();
-    format!("<{local}@{domain}>")
+    match tag {
+        Some(tag) => format!("<{tag}.{random}@{domain}>"),
+        None => format!("<{random}@{domain}>"),
+    }
 }
 
 /// A display name as an RFC 5322 phrase: quoted when it holds specials.
@@ -287,9 +297,14 @@ mod tests {
                     unsubscribe_url: "https://x.org/unsubscribe?token=t".into(),
                 }),
             },
+            Some("gazette.7.0123456789ab"),
         )
         .unwrap();
         let text = text(&composed).replace("\r\n ", " ");
+        assert!(
+            text.contains("Message-ID: <gazette.7.0123456789ab."),
+            "{text}"
+        );
         assert!(
             text.contains("List-Id: Morning <morning.example.org>"),
             "{text}"
@@ -322,11 +337,11 @@ mod tests {
             reply_to: None,
             list: None,
         };
-        let text = text(&compose(&sender(), mail.clone()).unwrap());
+        let text = text(&compose(&sender(), mail.clone(), None).unwrap());
         assert!(!text.contains("List-"));
         mail.recipient = "not an address";
         assert!(matches!(
-            compose(&sender(), mail),
+            compose(&sender(), mail, None),
             Err(MessageError::Recipient(_))
         ));
     }

@@ -48,7 +48,8 @@ impl Engine {
             Ok(letter) => letter,
             Err(error) => return self.not_rendered(row, error),
         };
-        let composed = match message::compose(&self.sender, letter) {
+        let tag = self.verp.message_tag(row.id);
+        let composed = match message::compose(&self.sender, letter, Some(&tag)) {
             Ok(composed) => composed,
             Err(error) => {
                 tracing::warn!(delivery = row.id, to = %mask_email(&row.recipient), %error, "message cannot be built");
@@ -75,14 +76,15 @@ impl Engine {
             },
             None => composed.bytes,
         };
-        let envelope = match &self.verp {
-            Some(verp) => match with_return_path(&composed.envelope, &verp.address(row.id)) {
+        let envelope = if self.verp.has_domain() {
+            match with_return_path(&composed.envelope, &self.verp.address(row.id)) {
                 Ok(envelope) => envelope,
                 Err(error) => {
                     return Outcome::Failed { id: row.id, error };
                 }
-            },
-            None => composed.envelope,
+            }
+        } else {
+            composed.envelope
         };
         match self.transport.send(&envelope, Arc::new(bytes)).await {
             Ok(()) => Outcome::Sent { id: row.id },

@@ -13,6 +13,8 @@ use subtle::ConstantTimeEq;
 type HmacSha256 = Hmac<Sha256>;
 
 const PREFIX: &str = "bounces+";
+/// Begins a Message-ID's local part: `gazette.<id>.<MAC>.<random>`.
+const TAG_PREFIX: &str = "gazette.";
 const MAC_HEX: usize = 12;
 
 #[derive(Clone)]
@@ -30,7 +32,8 @@ impl std::fmt::Debug for Verp {
 }
 
 impl Verp {
-    /// `secret` signs; `previous` still verify.
+    /// `secret` signs; `previous` still verify. An empty `domain` writes
+    /// no Return-Path, only Message-ID tags.
     pub fn new(domain: &str, secret: &[u8], previous: &[Vec<u8>]) -> Verp {
         let keys = std::iter::once(secret)
             .chain(previous.iter().map(Vec::as_slice))
@@ -46,6 +49,12 @@ impl Verp {
         &self.domain
     }
 
+    /// Whether messages go out with a VERP Return-Path (a bounce domain is
+    /// set); Message-ID tags are written either way.
+    pub fn has_domain(&self) -> bool {
+        !self.domain.is_empty()
+    }
+
     /// The Return-Path of delivery `id`.
     pub fn address(&self, id: i64) -> String {
         format!(
@@ -55,21 +64,17 @@ impl Verp {
         )
     }
 
-    /// The delivery an address names, if it is one of ours and genuine.
-    /// Case and surrounding angle brackets do not matter.
-    pub fn delivery_of(&self, address: &str) -> Option<i64> {
-        let address = address.trim().trim_start_matches('<').trim_end_matches('>');
-        let (local, domain) = address.rsplit_once('@')?;
-        if !domain
-            .trim_end_matches('.')
-            .eq_ignore_ascii_case(&self.domain)
-        {
-            return None;
-        }
-        let local = local.to_ascii_lowercase();
-        let tag = local.strip_prefix(PREFIX)?;
-        let (id, mac) = tag.split_once('.')?;
-        if mac.len() != MAC_HEX || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+    /// What begins the Message-ID of delivery `id`: providers' webhooks
+    /// quote the Message-ID where they drop the Return-Path.
+    pub fn message_tag(&self, id: i64) -> String {
+        format!("{TAG_PREFIX}{id}.{}", mac_hex(&self.keys[0], id))
+    }
+
+    /// The delivery `id.mac` names, if the MAC is genuine.
+    fn verified(&self, tag: &str) -> Option<i64> {
+        let (id, rest) = tag.split_once('.')?;
+        let mac = rest.get(..MAC_HEX)?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let id: i64 = id.parse().ok()?;
@@ -80,9 +85,30 @@ impl Verp {
         genuine.then_some(id)
     }
 
-    /// Every delivery named by a genuine VERP address anywhere in `text`
-    /// (a report's headers, fields and the original message it quotes), in
-    /// the order found.
+    /// The delivery an address names, if it is one of ours and genuine.
+    /// Case and surrounding angle brackets do not matter.
+    pub fn delivery_of(&self, address: &str) -> Option<i64> {
+        let address = address.trim().trim_start_matches('<').trim_end_matches('>');
+        let (local, domain) = address.rsplit_once('@')?;
+        if !self.has_domain()
+            || !domain
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(&self.domain)
+        {
+            return None;
+        }
+        let local = local.to_ascii_lowercase();
+        let tag = local.strip_prefix(PREFIX)?;
+        let (_, mac) = tag.split_once('.')?;
+        if mac.len() != MAC_HEX {
+            return None;
+        }
+        self.verified(tag)
+    }
+
+    /// Every delivery named by a genuine VERP address or Message-ID tag
+    /// anywhere in `text` (a report's headers, fields and the original
+    /// message it quotes; a webhook's payload), VERP addresses first.
     pub fn deliveries_in(&self, text: &str) -> Vec<i64> {
         let lower = text.to_ascii_lowercase();
         let mut found = Vec::new();
@@ -92,6 +118,14 @@ impl Verp {
                 .map_or(lower.len(), |n| start + n);
             let candidate = lower[start..end].trim_end_matches('.');
             if let Some(id) = self.delivery_of(candidate)
+                && !found.contains(&id)
+            {
+                found.push(id);
+            }
+        }
+        for (start, _) in lower.match_indices(TAG_PREFIX) {
+            let tag = &lower[start + TAG_PREFIX.len()..];
+            if let Some(id) = self.verified(tag)
                 && !found.contains(&id)
             {
                 found.push(id);
@@ -167,5 +201,10 @@ mod tests {
             verp.address(6)
         );
         assert_eq!(verp.deliveries_in(&text), vec![5, 6]);
+        let quoted = format!(
+            "{{\"message-id\": \"<{}.x7k2@example.org>\", \"other\": \"gazette.8.000000000000\"}}",
+            verp.message_tag(8)
+        );
+        assert_eq!(verp.deliveries_in(&quoted), vec![8]);
     }
 }

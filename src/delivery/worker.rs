@@ -58,8 +58,9 @@ pub struct DeliveryParts {
     pub waker: MailWaker,
     /// The renderers of the kinds of mail, registered by their owners.
     pub renderers: Renderers,
-    /// The VERP Return-Path of each message, when `mail.bounce.domain` is set.
-    pub verp: Option<Verp>,
+    /// Names each message's delivery in its Message-ID and, when
+    /// `mail.bounce.domain` is set, its Return-Path.
+    pub verp: Verp,
 }
 
 /// The parts a send needs, shared by the tasks of one instance.
@@ -70,7 +71,7 @@ pub(super) struct Engine {
     pub transport: Transport,
     pub sender: Sender,
     pub dkim: Option<Arc<DkimSigner>>,
-    pub verp: Option<Verp>,
+    pub verp: Verp,
     pub limiter: DefaultDirectRateLimiter,
     /// Names this instance's leases.
     pub instance: String,

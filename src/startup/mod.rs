@@ -97,11 +97,11 @@ impl Application {
         let (secret, previous_secrets) = server_secrets(&settings, &store).await?;
         let links = LinkSigner::new(&secret, settings.base_url())
             .with_previous_keys(previous_secrets.clone());
-        let verp = settings
-            .mail
-            .bounce
-            .verp_domain()
-            .map(|domain| Verp::new(&domain, &secret, &previous_secrets));
+        let verp = Verp::new(
+            &settings.mail.bounce.verp_domain().unwrap_or_default(),
+            &secret,
+            &previous_secrets,
+        );
         let bounce_listener = settings
             .mail
             .bounce
@@ -133,6 +133,7 @@ impl Application {
                 })
             })
             .transpose()?;
+        let bounce_threshold = settings.mail.bounce_threshold;
         let settings = Arc::new(settings);
         let mail_waker = MailWaker::default();
         let scheduler = Scheduler::new(
@@ -177,6 +178,7 @@ impl Application {
             )),
             trusted_proxies: Arc::new(trusted_proxies),
             feed_fetcher: feed_fetcher.clone(),
+            bounces: crate::bounces::Processor::new(store.clone(), verp.clone(), bounce_threshold),
         };
         web::metrics::prometheus();
         let delivery_state = state.clone();
@@ -230,31 +232,25 @@ impl Application {
             shutdown.clone(),
         ));
         let address_index = tokio::spawn(store.clone().keep_address_index(shutdown.clone()));
-        let delivery_workers = crate::delivery::start(
-            delivery_parts(&delivery_state, verp.clone()),
-            shutdown.clone(),
-        )?;
+        let delivery_workers =
+            crate::delivery::start(delivery_parts(&delivery_state, verp), shutdown.clone())?;
         let bounce_settings = &delivery_state.settings.mail.bounce;
         let event_pruner = tokio::spawn(crate::bounces::prune(
             store.clone(),
             bounce_settings.keep_days,
             shutdown.clone(),
         ));
-        let (bounce_address, bounce_worker) = match (bounce_listener, verp) {
-            (Some(listener), Some(verp)) => {
+        let (bounce_address, bounce_worker) = match bounce_listener {
+            Some(listener) => {
                 let (address, worker) = bounce_server(
                     listener,
-                    crate::bounces::Processor::new(
-                        store.clone(),
-                        verp,
-                        delivery_state.settings.mail.bounce_threshold,
-                    ),
+                    delivery_state.bounces.clone(),
                     bounce_settings,
                     shutdown.clone(),
                 )?;
                 (Some(address), Some(worker))
             }
-            _ => (None, None),
+            None => (None, None),
         };
         let scheduler_loop = delivery_state
             .settings
@@ -388,10 +384,7 @@ async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, Stor
 
 /// The delivery workers' parts, with the renderer of each kind of mail
 /// registered by the module that owns it.
-fn delivery_parts(
-    state: &AppState,
-    verp: Option<crate::delivery::verp::Verp>,
-) -> crate::delivery::DeliveryParts {
+fn delivery_parts(state: &AppState, verp: Verp) -> crate::delivery::DeliveryParts {
     use crate::subscriptions::signup::{CONFIRMATION, ConfirmationMails, ConfirmationRenderer};
     let settings = &state.settings;
     let mut renderers = crate::delivery::render::Renderers::default();

@@ -1,5 +1,5 @@
 //! Refuses a body announced larger than [`MAX_BODY_BYTES`] (the subscriber
-//! import upload: `MAX_IMPORT_BYTES`) before any handler reads it. Bodies
+//! import upload: `MAX_IMPORT_BYTES`; providers' webhooks: `MAX_WEBHOOK_BYTES`) before any handler reads it. Bodies
 //! without a length are still capped by the extractors.
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -25,11 +25,13 @@ pub async fn refuse_large_bodies(
     // counts what it reads itself, for bodies sent without a length.
     let limit = if req.path() == crate::web::admin::imports::UPLOAD_PATH {
         crate::subscriptions::import::MAX_IMPORT_BYTES
+    } else if req.path().starts_with("/webhooks/") {
+        crate::web::webhooks::MAX_WEBHOOK_BYTES
     } else {
         MAX_BODY_BYTES
     };
     if announced.is_some_and(|len| len > limit as u64) {
-        let response = if req.path().starts_with("/api/") {
+        let response = if req.path().starts_with("/api/") || req.path().starts_with("/webhooks/") {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,
                 format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024),

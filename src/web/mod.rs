@@ -28,6 +28,7 @@ pub mod public;
 pub mod rate_limit;
 pub mod request_span;
 pub mod security_headers;
+pub mod webhooks;
 
 /// The largest request body Gazette reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub feed_fetcher: crate::feeds::FeedFetcher,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Applies the bounces and complaints the providers' webhooks report.
+    pub bounces: crate::bounces::Processor,
 }
 
 /// Every route Gazette serves, in one list.
@@ -73,6 +76,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics::metrics))
         .configure(public::routes)
         .configure(api::routes)
+        .configure(webhooks::routes)
         .configure(admin::routes);
 }
 

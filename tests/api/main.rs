@@ -31,3 +31,4 @@ mod signup_groups;
 mod store;
 mod stories;
 mod subscriptions;
+mod webhooks;

@@ -284,6 +284,31 @@ impl Deliveries<'_> {
         }))
     }
 
+    /// The last message sent to the subscriber of an address key, when a
+    /// report names the address but not the message.
+    pub async fn last_sent_to(
+        &self,
+        email_key: &str,
+    ) -> Result<Option<ReportedDelivery>, StoreError> {
+        let row = sqlx::query(
+            "SELECT d.id, d.subscriber_id, d.issue_id, d.recipient FROM deliveries d \
+             JOIN subscribers s ON s.id = d.subscriber_id \
+             WHERE s.email_key = $1 AND d.status = 'sent' ORDER BY d.id DESC LIMIT 1",
+        )
+        .bind(email_key)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(ReportedDelivery {
+            id: row.try_get("id")?,
+            subscriber_id: row.try_get("subscriber_id")?,
+            issue_id: row.try_get("issue_id")?,
+            recipient: row.try_get("recipient")?,
+        }))
+    }
+
     /// A subscriber's last `limit` deliveries, newest first.
     pub async fn history_of(
         &self,
