@@ -49,6 +49,23 @@ pub struct WebhookSettings {
     pub sendgrid: Option<SendgridWebhook>,
     #[serde(default)]
     pub postmark: Option<PostmarkWebhook>,
+    #[serde(default)]
+    pub ses: Option<SesWebhook>,
+}
+
+/// Amazon SES, through an SNS topic subscribed to `/webhooks/ses`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SesWebhook {
+    /// The SNS topics whose messages are taken (all, when empty).
+    #[serde(default)]
+    pub topic_arns: Vec<String>,
+    /// Test only: a base URL standing in for `https://sns.<region>.amazonaws.com`,
+    /// where the signing certificate and the subscription confirmation
+    /// are then fetched from. Never set it in production: it lets that
+    /// host vouch for notifications.
+    #[serde(default)]
+    pub test_sns_url: Option<String>,
 }
 
 /// Mailgun signs each request with the domain's webhook signing key.

@@ -1,4 +1,4 @@
-//! `POST /webhooks/{mailgun,sendgrid,postmark}`: the providers' reports of
+//! `POST /webhooks/{mailgun,sendgrid,postmark,ses}`: the providers' reports of
 //! bounces and complaints. Thin: the provider's module in
 //! `bounces::webhooks` checks the request and reads the events, the
 //! bounce processor applies them. A bad signature is a 401 and stores
@@ -21,7 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::PayloadConfig::new(MAX_WEBHOOK_BYTES))
             .route("/mailgun", web::post().to(mailgun))
             .route("/sendgrid", web::post().to(sendgrid))
-            .route("/postmark", web::post().to(postmark)),
+            .route("/postmark", web::post().to(postmark))
+            .route("/ses", web::post().to(ses)),
     );
 }
 
@@ -59,6 +60,18 @@ async fn postmark(
         .and_then(|v| v.to_str().ok());
     let events = webhooks::postmark::read(settings.postmark.as_ref(), authorization, &body);
     apply(&state, MailEventSource::Postmark, events).await
+}
+
+async fn ses(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let settings = &state.settings.mail.bounce.webhooks;
+    let message = webhooks::ses::read(settings.ses.as_ref(), &body).await;
+    match message {
+        Ok(webhooks::ses::SnsMessage::Notification(events)) => {
+            apply(&state, MailEventSource::Ses, Ok(events)).await
+        }
+        Ok(_) => Ok(HttpResponse::Ok().json(serde_json::json!({ "processed": 0 }))),
+        Err(error) => apply(&state, MailEventSource::Ses, Err(error)).await,
+    }
 }
 
 async fn apply(

@@ -316,7 +316,275 @@ async fn an_unconfigured_provider_is_not_found(backend: Backend) {
     app.stop().await;
 }
 
+/// A stand-in for SNS's hosts: serves the signing certificate and answers
+/// the subscription confirmation, remembering the paths asked for.
+struct FakeSns {
+    port: u16,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakeSns {
+    async fn start(certificate: String) -> FakeSns {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = asked.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut request = vec![0u8; 4096];
+                let n = stream.read(&mut request).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&request[..n]).to_string();
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                seen.lock().unwrap().push(path.clone());
+                let body = if path.ends_with(".pem") {
+                    certificate.clone()
+                } else {
+                    "<ConfirmSubscriptionResponse/>".to_string()
+                };
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        FakeSns { port, asked }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+/// A key and its self-signed certificate, made by OpenSSL.
+fn openssl_key_and_certificate(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let key = dir.join("sns-key.pem");
+    let certificate = dir.join("sns-cert.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sns.test",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (key, std::fs::read_to_string(certificate).unwrap())
+}
+
+/// Signs an SNS message as SNS does: the listed fields, each as its name
+/// and value on two lines, with SHA-1 (version 1) or SHA-256 (version 2).
+fn sns_signed(key: &std::path::Path, version: &str, mut message: Value) -> String {
+    let fields: &[&str] = if message["Type"] == "Notification" {
+        &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ]
+    } else {
+        &[
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
+        ]
+    };
+    let mut signed = String::new();
+    for field in fields {
+        if let Some(value) = message[*field].as_str() {
+            signed.push_str(&format!("{field}\n{value}\n"));
+        }
+    }
+    let digest = if version == "1" { "-sha1" } else { "-sha256" };
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", digest, "-sign"])
+        .arg(key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(signed.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    message["SignatureVersion"] = json!(version);
+    message["Signature"] = json!(base64::engine::general_purpose::STANDARD.encode(output.stdout));
+    message.to_string()
+}
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:gazette-bounces";
+
+async fn ses_reports_through_signed_sns_messages(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, certificate) = openssl_key_and_certificate(dir.path());
+    let sns = FakeSns::start(certificate).await;
+    let smtp = SmtpServer::start().await;
+    let base = sns.base();
+    let app = spawn_app_with(backend, move |s| {
+        with_webhooks(smtp.port)(s);
+        s.mail.bounce.webhooks.ses = Some(gazette::config::SesWebhook {
+            topic_arns: vec![TOPIC.into()],
+            test_sns_url: Some(base),
+        });
+    })
+    .await;
+    let editor = app.editor().await;
+    let newsletter = editor.newsletter("daily", json!({})).await;
+    let newsletter_id = newsletter["id"].as_i64().unwrap();
+    let gone = subscriber(
+        &app,
+        "gone@example.net",
+        "active",
+        false,
+        "active",
+        newsletter_id,
+    )
+    .await;
+    let angry = subscriber(
+        &app,
+        "angry@example.net",
+        "active",
+        false,
+        "active",
+        newsletter_id,
+    )
+    .await;
+    editor.story("first", "First story", 10, &[]).await;
+    let issue = editor
+        .post("/api/newsletters/daily/issues", &json!({"send": true}))
+        .await;
+    let issue_id = issue.body["id"].as_i64().unwrap();
+    let mails = smtp.wait_for(2, Duration::from_secs(20)).await;
+    let cert_url = format!("{}SimpleNotificationService-test.pem", sns.base());
+
+    // The subscription is confirmed by fetching its URL, once it verifies.
+    let confirmation = json!({
+        "Type": "SubscriptionConfirmation", "MessageId": "c1", "Token": "tok",
+        "TopicArn": TOPIC, "Message": "You have chosen to subscribe to the topic.",
+        "SubscribeURL": format!("{}?Action=ConfirmSubscription&Token=tok", sns.base()),
+        "Timestamp": "2026-12-06T12:00:00.000Z", "SigningCertURL": cert_url,
+    });
+    let (status, _) = app
+        .post_raw("/webhooks/ses", &sns_signed(&key, "1", confirmation), &[])
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        sns.asked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p.contains("Action=ConfirmSubscription")),
+        "the subscription was confirmed"
+    );
+
+    let mail_of = |address: &str| {
+        json!({"messageId": "0100018c-ses", "source": "news@example.org", "destination": [address],
+               "headers": [{"name": "Message-ID", "value": message_id_to(&mails, address)}]})
+    };
+    let bounce = json!({
+        "notificationType": "Bounce",
+        "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+                   "bouncedRecipients": [{"emailAddress": "gone@example.net", "action": "failed",
+                       "status": "5.1.1", "diagnosticCode": "smtp; 550 5.1.1 user unknown"}]},
+        "mail": mail_of("gone@example.net"),
+    });
+    let notification = |message: &Value, id: &str| {
+        json!({"Type": "Notification", "MessageId": id, "TopicArn": TOPIC,
+               "Message": message.to_string(), "Timestamp": "2026-12-06T12:01:00.000Z",
+               "SigningCertURL": cert_url, "UnsubscribeURL": "https://example.invalid/"})
+    };
+
+    // Refused, storing nothing: a changed message, another topic, a
+    // certificate from elsewhere.
+    let signed = sns_signed(&key, "2", notification(&bounce, "n1"));
+    let altered = signed.replace("Permanent", "Transient");
+    assert_eq!(app.post_raw("/webhooks/ses", &altered, &[]).await.0, 401);
+    let mut elsewhere = notification(&bounce, "n1");
+    elsewhere["TopicArn"] = json!("arn:aws:sns:us-east-1:999:other");
+    assert_eq!(
+        app.post_raw("/webhooks/ses", &sns_signed(&key, "2", elsewhere), &[])
+            .await
+            .0,
+        401
+    );
+    let mut foreign = notification(&bounce, "n1");
+    foreign["SigningCertURL"] = json!("https://evil.example/SimpleNotificationService-test.pem");
+    assert_eq!(
+        app.post_raw("/webhooks/ses", &sns_signed(&key, "2", foreign), &[])
+            .await
+            .0,
+        401
+    );
+    assert_eq!(app.event_count().await, 0);
+
+    let (status, body) = app.post_raw("/webhooks/ses", &signed, &[]).await;
+    assert_eq!(
+        (status, body["processed"].as_i64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    let complaint = json!({
+        "notificationType": "Complaint",
+        "complaint": {"complaintFeedbackType": "abuse",
+                      "complainedRecipients": [{"emailAddress": "angry@example.net"}]},
+        "mail": mail_of("angry@example.net"),
+    });
+    let (status, body) = app
+        .post_raw(
+            "/webhooks/ses",
+            &sns_signed(&key, "1", notification(&complaint, "n2")),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, body["processed"].as_i64()),
+        (200, Some(1)),
+        "{body}"
+    );
+
+    assert_eq!(app.status_of(gone).await, ("bounced".into(), false));
+    assert_eq!(app.status_of(angry).await, ("unsubscribed".into(), true));
+    let shown = editor.get(&format!("/api/issues/{issue_id}")).await.body;
+    assert_eq!(
+        (shown["bounced"].as_i64(), shown["complained"].as_i64()),
+        (Some(1), Some(1)),
+        "{shown}"
+    );
+    app.stop().await;
+    smtp.stop();
+}
+
 crate::both_databases!(
     providers_report_bounces_and_complaints,
     an_unconfigured_provider_is_not_found,
+    ses_reports_through_signed_sns_messages,
 );

@@ -1,6 +1,6 @@
 //! Providers' webhooks: each checks a request as its provider allows
 //! (Mailgun's HMAC, SendGrid's ECDSA signature, Postmark's Basic
-//! credentials) and reads its payload into [`Report`]s for the one
+//! credentials, the SNS signature of SES's notifications) and reads its payload into [`Report`]s for the one
 //! processor. A request that fails its check is refused before anything is
 //! read or stored. Events that are no bounce or complaint (deliveries,
 //! opens, auto-replies) are read as nothing.
@@ -8,6 +8,7 @@
 pub mod mailgun;
 pub mod postmark;
 pub mod sendgrid;
+pub mod ses;
 
 use super::report::Report;
 
