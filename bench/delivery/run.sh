@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Delivery benchmark: Gazette's send rate into Postfix's smtp-sink against
 # smtp-source's rate into the same sink at the same concurrency and message
-# size, on SQLite and on PostgreSQL, then the DKIM-signed (RSA-2048) rate
-# against `openssl speed -multi 2 rsa2048`.
+# size, on SQLite and on PostgreSQL (also with VERP on:
+# `delivery_verp_ratio_vs_smtp_source`), then the DKIM-signed (RSA-2048)
+# rate against `openssl speed -multi 2 rsa2048`.
 #
 #   bench/delivery/run.sh [ROWS] [BACKENDS]
 #
@@ -173,6 +174,14 @@ for backend in $BACKENDS; do
   SOURCE_RATE=$(awk -v n="$ROWS" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", n/(b-a)}')
   echo "smtp-source: $ROWS messages, $SOURCE_RATE msg/s"
 
+  # The same with VERP on: each message's Return-Path names its delivery.
+  reset_database "$backend"
+  start_sink
+  read -r VRATE VRSS VSENT VGAZETTE_US VSINK_US < <(run_gazette "$backend" \
+    GAZETTE__MAIL__BOUNCE__DOMAIN=bounces.example.org)
+  stop_sink
+  echo "gazette with VERP: $VSENT messages, $VRATE msg/s, peak RSS $((VRSS / 1024)) MB, CPU a message $VGAZETTE_US us"
+
   reset_database "$backend"
   start_sink
   read -r DRATE DRSS DSENT DGAZETTE_US DSINK_US < <(run_gazette "$backend" \
@@ -191,4 +200,5 @@ for backend in $BACKENDS; do
     'BEGIN {printf "dkim ceiling on these two cores: %.2f (Gazette reaches %.0f %% of it)\n", u/(s+u), 100*d*(s+u)/(s*u)}'
   awk -v a="$DRATE" -v b="$OPENSSL_SIGN" 'BEGIN {printf "dkim_rate_ratio_vs_openssl_sign: %.2f\n", a/b}'
   awk -v a="$RATE" -v b="$SOURCE_RATE" 'BEGIN {printf "delivery_ratio_vs_smtp_source: %.2f\n", a/b}'
+  awk -v a="$VRATE" -v b="$SOURCE_RATE" 'BEGIN {printf "delivery_verp_ratio_vs_smtp_source: %.2f\n", a/b}'
 done

@@ -117,6 +117,7 @@ struct Transaction {
 }
 
 async fn session(stream: TcpStream, ip: IpAddr, receiver: &Receiver) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let domain = receiver.processor.verp().domain().to_string();
@@ -330,9 +331,13 @@ fn declared_size(parameters: &str) -> Option<usize> {
     })
 }
 
+/// One write per reply: two would let Nagle's algorithm hold the second
+/// part until the client's delayed ACK, 40 ms a command.
 async fn reply<W: AsyncWrite + Unpin>(write: &mut W, text: &str) -> std::io::Result<()> {
-    write.write_all(text.as_bytes()).await?;
-    write.write_all(b"\r\n").await?;
+    let mut line = Vec::with_capacity(text.len() + 2);
+    line.extend_from_slice(text.as_bytes());
+    line.extend_from_slice(b"\r\n");
+    write.write_all(&line).await?;
     write.flush().await
 }
 

@@ -1,0 +1,101 @@
+"""Load for bench/bounces/run: reports of distinct deliveries, sent as an
+MTA or a provider sends them, by several threads at once; prints one JSON
+line with the count, the seconds and the rate.
+
+  drive.py smtp    PORT FIRST COUNT   DSNs to each delivery's VERP address
+  drive.py webhook PORT FIRST COUNT   Mailgun-signed "failed" events
+  drive.py health  PORT FIRST COUNT   GET /health, the webhooks' reference
+
+The VERP addresses and Message-ID tags are computed as Gazette computes
+them, from BENCH_SECRET (the server's secret key) and BENCH_DOMAIN.
+"""
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import smtplib
+import sys
+import threading
+import time
+
+THREADS = int(os.environ.get("BENCH_THREADS", "8"))
+SECRET = os.environ.get("BENCH_SECRET", "").encode()
+DOMAIN = os.environ.get("BENCH_DOMAIN", "bounces.example.org")
+MAILGUN_KEY = os.environ.get("BENCH_MAILGUN_KEY", "")
+SAMPLE = os.environ.get("BENCH_SAMPLE", "tests/api/fixtures/bounces/postfix-unknown-user.eml")
+
+
+def tag(delivery_id):
+    key = hmac.new(SECRET, b"gazette-verp-v1", hashlib.sha256).digest()
+    mac = hmac.new(key, delivery_id.to_bytes(8, "big", signed=True), hashlib.sha256).hexdigest()[:12]
+    return f"{delivery_id}.{mac}"
+
+
+def smtp_worker(port, ids, message, errors):
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+        smtp.ehlo("mx.example.net")
+        for delivery_id in ids:
+            try:
+                smtp.sendmail("", [f"bounces+{tag(delivery_id)}@{DOMAIN}"], message)
+            except smtplib.SMTPException as error:
+                errors.append(str(error))
+
+
+def webhook_worker(port, ids, errors):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for delivery_id in ids:
+        timestamp, token = str(int(time.time())), f"token{delivery_id:020d}"
+        signature = hmac.new(MAILGUN_KEY.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+        body = json.dumps({
+            "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+            "event-data": {
+                "event": "failed", "severity": "permanent", "recipient": f"reader{delivery_id}@example.net",
+                "delivery-status": {"code": 550, "message": "5.1.1 The email account does not exist"},
+                "message": {"headers": {"message-id": f"gazette.{tag(delivery_id)}.bench@example.org"}},
+            },
+        })
+        connection.request("POST", "/webhooks/mailgun", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            errors.append(f"HTTP {response.status}")
+
+
+def health_worker(port, ids, errors):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for _ in ids:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            errors.append(f"HTTP {response.status}")
+
+
+def main():
+    mode, port, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    ids = list(range(first, first + count))
+    shares = [ids[i::THREADS] for i in range(THREADS)]
+    errors = []
+    message = open(SAMPLE, "rb").read()
+    threads = []
+    for share in shares:
+        if mode == "smtp":
+            target, args = smtp_worker, (port, share, message, errors)
+        elif mode == "webhook":
+            target, args = webhook_worker, (port, share, errors)
+        else:
+            target, args = health_worker, (port, share, errors)
+        threads.append(threading.Thread(target=target, args=args))
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.monotonic() - started
+    print(json.dumps({"mode": mode, "count": count, "errors": len(errors), "first_error": errors[:1],
+                      "seconds": round(seconds, 3), "rate": round(count / seconds, 1)}))
+
+
+if __name__ == "__main__":
+    main()
