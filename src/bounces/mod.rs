@@ -1,11 +1,12 @@
 //! Bounces and complaints that arrive after the relay said yes. Every
 //! message's envelope sender names its delivery ([`crate::delivery::verp`]);
 //! reports come back by mail to that address, to Gazette's own SMTP
-//! listener ([`listener`]), and are read ([`report`]: DSN and ARF, never an
+//! listener ([`listener`]) or to a mailbox it polls ([`imap`]), and are read ([`report`]: DSN and ARF, never an
 //! auto-reply) and applied by one processor ([`process`]), as are the
 //! events of providers' webhooks ([`webhooks`]). Events are kept
 //! `mail.bounce.keep_days` with their raw report, then pruned ([`prune`]).
 
+pub mod imap;
 pub mod listener;
 pub mod process;
 pub mod rates;

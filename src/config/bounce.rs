@@ -36,6 +36,36 @@ pub struct BounceSettings {
     /// The providers whose webhooks report bounces and complaints.
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    /// A mailbox of reports to poll, when the bounce domain's mail lands
+    /// with a mail host rather than at Gazette's listener.
+    #[serde(default)]
+    pub imap: Option<ImapSettings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapTls {
+    /// IMAP over TLS from the first byte (port 993).
+    Tls,
+    /// Plain text: for a server on the same host only.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    pub host: String,
+    #[serde(default = "defaults::imap_port")]
+    pub port: u16,
+    #[serde(default = "defaults::imap_tls")]
+    pub tls: ImapTls,
+    pub username: String,
+    pub password: SecretString,
+    #[serde(default = "defaults::imap_mailbox")]
+    pub mailbox: String,
+    /// Seconds between two polls.
+    #[serde(default = "defaults::imap_poll_secs")]
+    pub poll_secs: u64,
 }
 
 /// `[mail.bounce.webhooks.<provider>]`: a provider's endpoint answers only
@@ -122,6 +152,18 @@ mod defaults {
     pub fn keep_days() -> u32 {
         90
     }
+    pub fn imap_port() -> u16 {
+        993
+    }
+    pub fn imap_tls() -> super::ImapTls {
+        super::ImapTls::Tls
+    }
+    pub fn imap_mailbox() -> String {
+        "INBOX".into()
+    }
+    pub fn imap_poll_secs() -> u64 {
+        60
+    }
 }
 
 impl Default for BounceSettings {
@@ -134,6 +176,7 @@ impl Default for BounceSettings {
             per_ip_per_minute: defaults::per_ip_per_minute(),
             keep_days: defaults::keep_days(),
             webhooks: WebhookSettings::default(),
+            imap: None,
         }
     }
 }
@@ -175,6 +218,18 @@ impl BounceSettings {
             "mail.bounce.keep_days",
             "must be at least 1",
         )?;
+        if let Some(imap) = &self.imap {
+            bad_if(
+                imap.host.trim().is_empty() || imap.username.trim().is_empty(),
+                "mail.bounce.imap.host",
+                "mail.bounce.imap needs a host and a username",
+            )?;
+            bad_if(
+                imap.poll_secs == 0,
+                "mail.bounce.imap.poll_secs",
+                "must be at least 1",
+            )?;
+        }
         if let Some(mailgun) = &self.webhooks.mailgun {
             bad_if(
                 mailgun.signing_key.expose_secret().trim().is_empty(),

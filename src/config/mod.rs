@@ -15,7 +15,8 @@ mod mail;
 mod server;
 
 pub use bounce::{
-    BounceSettings, MailgunWebhook, PostmarkWebhook, SendgridWebhook, SesWebhook, WebhookSettings,
+    BounceSettings, ImapSettings, ImapTls, MailgunWebhook, PostmarkWebhook, SendgridWebhook,
+    SesWebhook, WebhookSettings,
 };
 pub use mail::{DkimSettings, MailFrom, MailSettings, MailTransportKind, SmtpSettings, SmtpTls};
 pub use server::{MIN_SECRET_KEY_BYTES, MetricsSettings, ServerSettings};

@@ -252,6 +252,14 @@ impl Application {
             }
             None => (None, None),
         };
+        let mailbox_poller = bounce_settings.imap.clone().map(|imap| {
+            tokio::spawn(crate::bounces::imap::poll(
+                delivery_state.bounces.clone(),
+                imap,
+                bounce_settings.max_message_bytes,
+                shutdown.clone(),
+            ))
+        });
         let scheduler_loop = delivery_state
             .settings
             .scheduling
@@ -267,6 +275,7 @@ impl Application {
             workers: [feed_poller, address_index, pruner, event_pruner]
                 .into_iter()
                 .chain(bounce_worker)
+                .chain(mailbox_poller)
                 .chain(delivery_workers)
                 .chain(scheduler_loop)
                 .chain(metrics_worker)

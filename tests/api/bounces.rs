@@ -11,13 +11,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use gazette::config::{MailTransportKind, Settings, SmtpTls};
+use gazette::config::{ImapSettings, ImapTls, MailTransportKind, Settings, SmtpTls};
 use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::admin::{PASSWORD, csrf_of};
 use crate::editor::{Editor, subscriber};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::imap_server::{self, ImapServer};
 use crate::smtp_server::{ReceivedMail, SmtpServer};
 use crate::subscriptions::mime_part;
 use gazette::users::Role;
@@ -356,4 +357,118 @@ async fn reports_after_the_relay_said_yes(backend: Backend) {
     smtp.stop();
 }
 
-crate::both_databases!(reports_after_the_relay_said_yes);
+/// The same reports from a mailbox Gazette polls (a real Dovecot): the
+/// reports about its messages are processed and deleted, the rest stays
+/// for a person, flagged so it is not read again.
+async fn reports_from_a_polled_mailbox(backend: Backend) {
+    let imap = ImapServer::start().await;
+    let smtp = SmtpServer::start().await;
+    let imap_port = imap.port;
+    let app = spawn_app_with(backend, move |s| {
+        with_bounces(smtp.port)(s);
+        s.mail.bounce.listen = None;
+        s.mail.bounce.imap = Some(ImapSettings {
+            host: "127.0.0.1".into(),
+            port: imap_port,
+            tls: ImapTls::None,
+            username: imap_server::USER.into(),
+            password: imap_server::PASSWORD.to_string().into(),
+            mailbox: "INBOX".into(),
+            poll_secs: 1,
+        });
+    })
+    .await;
+    let editor = app.editor().await;
+    let newsletter = editor.newsletter("daily", json!({})).await;
+    let newsletter_id = newsletter["id"].as_i64().unwrap();
+    let mut readers = Vec::new();
+    for address in [
+        "gone@example.net",
+        "full@example.net",
+        "reader@example.net",
+        "away@example.net",
+    ] {
+        readers.push(subscriber(&app, address, "active", false, "active", newsletter_id).await);
+    }
+    let [gone, full, angry, away] = readers[..] else {
+        unreachable!()
+    };
+    editor.story("first", "First story", 10, &[]).await;
+    let (issue_id, mails) = send_issue(&editor, &smtp, 4).await;
+    // As a mail host delivers them: the VERP address is the recipient.
+    let to = |sample_text: String, address: &str| {
+        sample_text
+            .replace("gzsender@localhost", return_path_of(&mails, address))
+            .replace(
+                "bounces+42.abcdef123456@bounces.example.org",
+                return_path_of(&mails, address),
+            )
+    };
+    let vacation = to(sample("vacation-reply"), "away@example.net");
+    let delayed = format!(
+        "Delivered-To: {}\n{}",
+        return_path_of(&mails, "full@example.net"),
+        sample("flufl-dsn_05").split_once('\n').unwrap().1
+    );
+    imap.append(&[
+        to(sample("postfix-unknown-user"), "gone@example.net"),
+        delayed,
+        to(sample("arf-abuse"), "reader@example.net"),
+        vacation,
+    ]);
+    let deadline = std::time::Instant::now() + WAIT;
+    while app
+        .store
+        .mail_events()
+        .list(Default::default(), 10)
+        .await
+        .unwrap()
+        .len()
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mailbox was not read"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The next poll has deleted the three reports; the reply stays, flagged.
+    let deadline = std::time::Instant::now() + WAIT;
+    let left = loop {
+        let left = imap.inbox();
+        if left.len() == 1 && left[0].1.contains("$GazetteKept") {
+            break left;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left in the mailbox: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(left[0].0.contains("Out of office"), "{left:?}");
+    assert!(
+        !left[0].1.contains("\\Seen"),
+        "a person still sees it as new: {left:?}"
+    );
+    assert_eq!(subscriber_state(&app, gone).await.0, "bounced");
+    assert_eq!(subscriber_state(&app, full).await.0, "active");
+    assert_eq!(subscriber_state(&app, angry).await.0, "unsubscribed");
+    assert_eq!(subscriber_state(&app, away).await.0, "active");
+    let shown = issue(&editor, issue_id).await;
+    assert_eq!(
+        (shown["bounced"].as_i64(), shown["complained"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let sources: Vec<String> = sqlx::query_scalar("SELECT DISTINCT source FROM mail_events")
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(sources, ["imap"]);
+    app.stop().await;
+    smtp.stop();
+}
+
+crate::both_databases!(
+    reports_after_the_relay_said_yes,
+    reports_from_a_polled_mailbox
+);

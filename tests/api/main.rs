@@ -4,6 +4,7 @@
 mod browser_support;
 mod editor;
 mod helpers;
+mod imap_server;
 mod smtp_server;
 
 mod admin;
