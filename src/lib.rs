@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod delivery;
+pub mod dns;
 pub mod feeds;
 pub mod issues;
 pub mod links;

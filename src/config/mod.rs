@@ -48,6 +48,31 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub feeds: FeedSettings,
+    #[serde(default)]
+    pub dns: DnsSettings,
+}
+
+/// `[dns]`: where the DNS check of the sending records asks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSettings {
+    /// Resolvers as `address:port`; the system's (resolv.conf) when empty.
+    #[serde(default)]
+    pub servers: Vec<String>,
+}
+
+impl DnsSettings {
+    pub fn server_addresses(&self) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
+        self.servers
+            .iter()
+            .map(|server| {
+                server.trim().parse().map_err(|_| ConfigError::BadValue {
+                    key: "dns.servers",
+                    problem: format!("{server:?} is not an address and port like 127.0.0.1:53"),
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,6 +215,7 @@ impl Settings {
             "must be at least 1",
         )?;
         self.mail.validate()?;
+        self.dns.server_addresses()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             ConfigError::BadValue {
                 key: "log.level",

@@ -45,6 +45,7 @@ const GET_ROUTES: &[&str] = &[
 
 const POST_ROUTES: &[&str] = &[
     "/admin/logout",
+    "/admin/settings/dns-check",
     "/admin/account/password",
     "/admin/account/sessions",
     "/admin/users/1/sessions",
@@ -1097,38 +1098,133 @@ async fn a_draft_is_cancelled_and_editing_it_then_is_refused(backend: Backend) {
     );
 }
 
-/// Settings show the DKIM TXT record to publish for the configured key.
-async fn settings_show_the_dkim_record_to_publish(backend: Backend) {
+/// A DNS server on loopback (Debian's dnsmasq) answering with the records
+/// given, stopped when dropped.
+struct Dnsmasq {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl Dnsmasq {
+    async fn start(records: &[String]) -> Dnsmasq {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("dnsmasq")
+            .args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--conf-file=/dev/null",
+                "--pid-file=",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .args(records)
+            .spawn()
+            .expect("dnsmasq runs (Debian's dnsmasq-base; .ci/run installs it)");
+        let server = Dnsmasq { port, child };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        server
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the DNS check said of a record on the settings page.
+fn finding_of<'a>(page: &'a str, record: &str) -> &'a str {
+    let row = &page[page
+        .find(&format!("data-record=\"{record}\""))
+        .unwrap_or_else(|| panic!("no {record} row"))..];
+    let at = row.find("data-finding=\"").expect("a finding") + "data-finding=\"".len();
+    &row[at..at + row[at..].find('"').unwrap()]
+}
+
+/// Settings show every DNS record a bulk sender publishes, filled from the
+/// configuration, and check each against a DNS server holding right and
+/// wrong ones.
+async fn settings_show_and_check_the_dns_records(backend: Backend) {
     let dkim = gazette::config::DkimSettings {
         domain: "example.org".into(),
         selector: "gazette".into(),
         private_key_path: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/api/fixtures/dkim-ed25519.pem"),
+            .join("tests/api/fixtures/dkim-rsa-pkcs1.pem"),
     };
     let record = gazette::delivery::dkim::DkimSigner::load(&dkim)
         .unwrap()
         .dns_txt_record();
-    let app = spawn_app_with(backend, |s| s.mail.dkim = Some(dkim)).await;
+    // TXT strings are at most 255 bytes: the key record comes in pieces.
+    let pieces: Vec<String> = record
+        .as_bytes()
+        .chunks(200)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let dns = Dnsmasq::start(&[
+        format!(
+            "--txt-record=gazette._domainkey.example.org,{}",
+            pieces.join(",")
+        ),
+        "--txt-record=_dmarc.example.org,v=DMARC1; p=none".into(),
+        "--txt-record=bounces.example.org,v=spf1 a:relay.example.net ~all".into(),
+        "--txt-record=bounces.example.org,v=spf1 include:other.example ~all".into(),
+        "--mx-host=bounces.example.org,elsewhere.example.net,10".into(),
+    ])
+    .await;
+    let dns_port = dns.port;
+    let app = spawn_app_with(backend, move |s| {
+        s.mail.dkim = Some(dkim);
+        s.mail.from.address = "news@example.org".into();
+        s.mail.bounce.domain = Some("bounces.example.org".into());
+        s.mail.bounce.complaints_address = Some("fbl@bounces.example.org".into());
+        s.server.base_url = "https://gazette.example.org".into();
+        s.dns.servers = vec![format!("127.0.0.1:{dns_port}")];
+    })
+    .await;
     app.add_user("admin@example.org", Role::Admin).await;
     app.log_in("admin@example.org", PASSWORD).await;
     let settings = app.get("/admin/settings").await.text().await.unwrap();
-    assert!(
-        settings.contains("<code>gazette._domainkey.example.org</code>"),
-        "{settings}"
-    );
-    assert!(
-        settings.contains(&format!(
-            "<pre class=\"text\" id=\"dkim-record\">{record}</pre>"
-        )),
-        "{record} in {settings}"
-    );
-    assert!(record.starts_with("v=DKIM1; k=ed25519; p="), "{record}");
+    for shown in [
+        "<code>gazette._domainkey.example.org</code>",
+        record.as_str(),
+        "<code>_dmarc.example.org</code>",
+        "v=DMARC1; p=none; rua=mailto:fbl@bounces.example.org",
+        "<code>bounces.example.org</code>",
+        "10 gazette.example.org.",
+    ] {
+        assert!(settings.contains(shown), "{shown} in {settings}");
+    }
+    assert!(!settings.contains("data-finding"), "no check until asked");
+
+    let checked = app
+        .admin_post(
+            "/admin/settings/dns-check",
+            &[("csrf", &csrf_of(&settings))],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(finding_of(&checked, "DKIM"), "right", "{checked}");
+    assert_eq!(finding_of(&checked, "DMARC"), "right");
+    assert_eq!(finding_of(&checked, "SPF"), "wrong", "two SPF records");
+    assert!(checked.contains("2 SPF records"));
+    assert_eq!(finding_of(&checked, "MX (bounces)"), "wrong");
+    assert!(checked.contains("points at elsewhere.example.net"));
+    drop(dns);
 }
 
 crate::both_databases!(
     every_post_route_refuses_a_missing_csrf_token,
     admin_pages_load_nothing_from_elsewhere,
-    settings_show_the_dkim_record_to_publish,
+    settings_show_and_check_the_dns_records,
     a_draft_is_cancelled_and_editing_it_then_is_refused,
     schedule_preview_and_hidden_stories,
     session_cookie_is_secure_on_https_sites,

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bounces;
 pub mod csrf;
 pub mod dashboard;
+pub mod dns_records;
 pub mod error;
 pub mod imports;
 pub mod issue_progress;
@@ -121,7 +122,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/settings/tokens/{id}/revoke",
                 web::post().to(settings::revoke_token),
             )
-            .route("/settings/mail-check", web::post().to(settings::mail_check)),
+            .route("/settings/mail-check", web::post().to(settings::mail_check))
+            .route(
+                "/settings/dns-check",
+                web::post().to(dns_records::dns_check),
+            ),
     );
 }
 

@@ -1,5 +1,5 @@
 //! Settings, for admins only: API tokens (create, shown once; revoke), the
-//! users, the DKIM DNS record to publish, and a mail check that connects to
+//! users, the DNS records to publish (with a check, [`super::dns_records`]), and a mail check that connects to
 //! the configured SMTP server and says what happened.
 
 use std::time::Duration;
@@ -24,10 +24,22 @@ use crate::web::AppState;
 
 const SECTION: &str = "Settings";
 
-async fn settings_page(
+/// The records to publish for this configuration.
+pub fn expected_records(state: &AppState) -> Vec<crate::dns::Expected> {
+    let dkim = state
+        .settings
+        .mail
+        .dkim
+        .as_ref()
+        .and_then(|dkim| DkimSigner::load(dkim).ok());
+    crate::dns::expected(&state.settings, dkim.as_ref())
+}
+
+pub async fn settings_page(
     admin: &Admin,
     state: &AppState,
     notice: Option<Markup>,
+    dns_findings: Option<Vec<crate::dns::Finding>>,
 ) -> Result<HttpResponse, AdminError> {
     let editor = &admin.0;
     let tokens = state.store.api_tokens().all().await?;
@@ -47,15 +59,13 @@ async fn settings_page(
             (csrf::field(&editor.csrf))
             button type="submit" class="secondary" { "Check mail settings" }
         }
-        h2 { "DKIM" }
-        @match &dkim {
-            None => p class="muted" { "No DKIM key is configured (mail.dkim)." },
-            Some(Err(e)) => p class="flash error" { "The DKIM key cannot be read: " (e) },
-            Some(Ok(signer)) => {
-                p { "Publish this TXT record at " code { (signer.dns_name()) } ":" }
-                pre class="text" id="dkim-record" { (signer.dns_txt_record()) }
-            },
+        @if let Some(Err(e)) = &dkim {
+            p class="flash error" { "The DKIM key cannot be read: " (e) }
         }
+        @if dkim.is_none() {
+            p class="muted" { "No DKIM key is configured (mail.dkim): mail goes out unsigned." }
+        }
+        (super::dns_records::section(&editor.csrf, &expected_records(state), dns_findings.as_deref()))
         h2 { "API tokens" }
         table {
             tr { th { "Name" } th { "Created" } th { "Last used" } th { "" } }
@@ -89,7 +99,7 @@ async fn settings_page(
 }
 
 pub async fn show(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    settings_page(&admin, &state, None).await
+    settings_page(&admin, &state, None, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,7 +123,7 @@ pub async fn create_token(
         Err(ApiTokenError::Store(e)) => return Err(e.into()),
         Err(other) => html! { p class="flash error" role="alert" { (other) } },
     };
-    settings_page(&admin, &state, Some(notice)).await
+    settings_page(&admin, &state, Some(notice), None).await
 }
 
 pub async fn revoke_token(
@@ -138,7 +148,7 @@ pub async fn mail_check(
     let notice = html! {
         p class={ "flash" @if !ok { " error" } } role="status" id="mail-check" { (message) }
     };
-    settings_page(&admin, &state, Some(notice)).await
+    settings_page(&admin, &state, Some(notice), None).await
 }
 
 /// Connects (and logs in, when credentials are set) without sending.
