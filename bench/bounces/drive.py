@@ -5,6 +5,10 @@ line with the count, the seconds and the rate.
   drive.py smtp    PORT FIRST COUNT   DSNs to each delivery's VERP address
   drive.py webhook PORT FIRST COUNT   Mailgun-signed "failed" events
   drive.py health  PORT FIRST COUNT   GET /health, the webhooks' reference
+  drive.py stage   PORT FIRST COUNT   DSNs into the IMAP folder "staging"
+  drive.py release PORT               moves "staging" into INBOX at once
+  drive.py read    PORT FIRST COUNT   an IMAP client reading and deleting
+                                      as many messages: IMAP's reference
 
 The VERP addresses and Message-ID tags are computed as Gazette computes
 them, from BENCH_SECRET (the server's secret key) and BENCH_DOMAIN.
@@ -72,8 +76,68 @@ def health_worker(port, ids, errors):
             errors.append(f"HTTP {response.status}")
 
 
+IMAP_USER = os.environ.get("BENCH_IMAP_USER", "bounces")
+IMAP_PASSWORD = os.environ.get("BENCH_IMAP_PASSWORD", "")
+
+
+def imap(port):
+    import imaplib
+    connection = imaplib.IMAP4("127.0.0.1", port)
+    connection.login(IMAP_USER, IMAP_PASSWORD)
+    return connection
+
+
+def stage(port, first, count):
+    """Appends the DSNs, addressed to each delivery's VERP address, to a
+    folder of their own: appending is the mail host's work, not timed."""
+    message = open(SAMPLE, "rb").read().replace(b"\r\n", b"\n")
+    connection = imap(port)
+    connection.create("staging")
+    for delivery_id in range(first, first + count):
+        verp = f"bounces+{tag(delivery_id)}@{DOMAIN}".encode()
+        body = message.replace(b"gzsender@localhost", verp).replace(b"\n", b"\r\n")
+        connection.append("staging", None, None, body)
+    connection.logout()
+
+
+def release(port):
+    connection = imap(port)
+    connection.select("staging")
+    connection.uid("MOVE", "1:*", "INBOX")
+    connection.logout()
+
+
+def read_all(port, count):
+    """What any client pays to read COUNT messages and delete them."""
+    connection = imap(port)
+    connection.select("INBOX")
+    uids = connection.uid("SEARCH", None, "ALL")[1][0].split()[:count]
+    for start in range(0, len(uids), 25):
+        chunk = b",".join(uids[start:start + 25])
+        connection.uid("FETCH", chunk, "(BODY.PEEK[])")
+        connection.uid("STORE", chunk, "+FLAGS.SILENT", "(\\Deleted)")
+    connection.expunge()
+    connection.logout()
+    return len(uids)
+
+
 def main():
-    mode, port, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    mode, port = sys.argv[1], int(sys.argv[2])
+    if mode == "release":
+        release(port)
+        return
+    first, count = int(sys.argv[3]), int(sys.argv[4])
+    if mode == "stage":
+        stage(port, first, count)
+        return
+    if mode == "read":
+        started = time.monotonic()
+        read = read_all(port, count)
+        seconds = time.monotonic() - started
+        print(json.dumps({"mode": mode, "count": read, "errors": 0 if read == count else 1,
+                          "first_error": [] if read == count else [f"read {read}"],
+                          "seconds": round(seconds, 3), "rate": round(read / seconds, 1)}))
+        return
     ids = list(range(first, first + count))
     shares = [ids[i::THREADS] for i in range(THREADS)]
     errors = []

@@ -51,6 +51,8 @@ pub struct PollOutcome {
     pub kept: usize,
     /// Messages the database could not take now, left for the next poll.
     pub retried: usize,
+    /// More messages were waiting than one poll reads.
+    pub more: bool,
 }
 
 /// Polls until `shutdown`.
@@ -61,15 +63,23 @@ pub async fn poll(
     shutdown: CancellationToken,
 ) {
     loop {
+        let mut more = false;
         match poll_once(&processor, &settings, max_message_bytes).await {
             Ok(outcome) if outcome == PollOutcome::default() => {}
-            Ok(outcome) => tracing::info!(
-                processed = outcome.processed,
-                kept = outcome.kept,
-                retried = outcome.retried,
-                "bounce mailbox read"
-            ),
+            Ok(outcome) => {
+                more = outcome.more && outcome.processed + outcome.kept > 0;
+                tracing::info!(
+                    processed = outcome.processed,
+                    kept = outcome.kept,
+                    retried = outcome.retried,
+                    "bounce mailbox read"
+                );
+            }
             Err(error) => tracing::warn!(%error, "cannot read the bounce mailbox"),
+        }
+        // A full mailbox is read on at once, batch after batch.
+        if more && !shutdown.is_cancelled() {
+            continue;
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -142,8 +152,11 @@ where
         .into_iter()
         .collect();
     uids.sort_unstable();
+    let mut outcome = PollOutcome {
+        more: uids.len() > BATCH,
+        ..PollOutcome::default()
+    };
     uids.truncate(BATCH);
-    let mut outcome = PollOutcome::default();
     if uids.is_empty() {
         session.logout().await?;
         return Ok(outcome);
