@@ -7,6 +7,7 @@
 mod feeds;
 mod imports;
 mod issues;
+mod mail_events;
 mod newsletters;
 mod outbox;
 mod signups;
