@@ -271,16 +271,6 @@ impl BounceSettings {
     }
 
     pub fn listen_address(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        self.listen
-            .as_deref()
-            .map(str::trim)
-            .filter(|listen| !listen.is_empty())
-            .map(|listen| {
-                listen.parse().map_err(|_| ConfigError::BadValue {
-                    key: "mail.bounce.listen",
-                    problem: format!("{listen:?} is not an address and port like 0.0.0.0:25"),
-                })
-            })
-            .transpose()
+        super::listen_address(self.listen.as_deref(), "mail.bounce.listen", "0.0.0.0:25")
     }
 }

@@ -231,6 +231,24 @@ impl Settings {
     }
 }
 
+/// An optional `address:port` setting (unset or empty: none).
+fn listen_address(
+    value: Option<&str>,
+    key: &'static str,
+    example: &str,
+) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    value
+        .map(str::trim)
+        .filter(|listen| !listen.is_empty())
+        .map(|listen| {
+            listen.parse().map_err(|_| ConfigError::BadValue {
+                key,
+                problem: format!("{listen:?} is not an address and port like {example}"),
+            })
+        })
+        .transpose()
+}
+
 fn bad_if(condition: bool, key: &'static str, problem: &str) -> Result<(), ConfigError> {
     if condition {
         Err(ConfigError::BadValue {

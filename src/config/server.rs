@@ -172,16 +172,6 @@ impl MetricsSettings {
 
     /// `listen` parsed.
     pub fn listen_address(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        self.listen
-            .as_deref()
-            .map(str::trim)
-            .filter(|listen| !listen.is_empty())
-            .map(|listen| {
-                listen.parse().map_err(|_| ConfigError::BadValue {
-                    key: "metrics.listen",
-                    problem: format!("{listen:?} is not an address and port like 127.0.0.1:9090"),
-                })
-            })
-            .transpose()
+        super::listen_address(self.listen.as_deref(), "metrics.listen", "127.0.0.1:9090")
     }
 }

@@ -102,18 +102,7 @@ impl Application {
             &secret,
             &previous_secrets,
         );
-        let bounce_listener = settings
-            .mail
-            .bounce
-            .listen_address()
-            .map_err(|e| StartError::Config(e.to_string()))?
-            .map(|address| {
-                TcpListener::bind(address).map_err(|source| StartError::Bind {
-                    address: address.to_string(),
-                    source,
-                })
-            })
-            .transpose()?;
+        let bounce_listener = bind_if_set(settings.mail.bounce.listen_address())?;
         let shutdown = CancellationToken::new();
         let trusted_proxies = settings
             .server
@@ -122,17 +111,7 @@ impl Application {
         let settings_server = settings.server.clone();
         let feed_fetcher = crate::feeds::FeedFetcher::new(&settings.feeds)
             .map_err(|e| StartError::Config(e.to_string()))?;
-        let metrics_listener = settings
-            .metrics
-            .listen_address()
-            .map_err(|e| StartError::Config(e.to_string()))?
-            .map(|address| {
-                TcpListener::bind(address).map_err(|source| StartError::Bind {
-                    address: address.to_string(),
-                    source,
-                })
-            })
-            .transpose()?;
+        let metrics_listener = bind_if_set(settings.metrics.listen_address())?;
         let bounce_threshold = settings.mail.bounce_threshold;
         let settings = Arc::new(settings);
         let mail_waker = MailWaker::default();
@@ -342,6 +321,22 @@ impl Application {
         store.close().await;
         served
     }
+}
+
+/// Binds an optional listening address from the settings at start, so a
+/// bad or taken one stops the start with one line.
+fn bind_if_set(
+    address: Result<Option<std::net::SocketAddr>, crate::config::ConfigError>,
+) -> Result<Option<TcpListener>, StartError> {
+    address
+        .map_err(|e| StartError::Config(e.to_string()))?
+        .map(|address| {
+            TcpListener::bind(address).map_err(|source| StartError::Bind {
+                address: address.to_string(),
+                source,
+            })
+        })
+        .transpose()
 }
 
 /// Signup writers: as many as the database writes usefully side by side

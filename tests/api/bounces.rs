@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::admin::{PASSWORD, csrf_of};
-use crate::editor::{Editor, subscriber};
+use crate::editor::Editor;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::imap_server::{self, ImapServer};
 use crate::smtp_server::{ReceivedMail, SmtpServer};
@@ -143,18 +143,18 @@ async fn reports_after_the_relay_said_yes(backend: Backend) {
     let app = spawn_app_with(backend, with_bounces(smtp.port)).await;
     let listener = app.bounce_port.expect("the bounce listener runs");
     let editor = app.editor().await;
-    let newsletter = editor.newsletter("daily", json!({})).await;
-    let newsletter_id = newsletter["id"].as_i64().unwrap();
-    let mut readers = Vec::new();
-    for address in [
-        "gone@example.net",
-        "full@example.net",
-        "reader@example.net",
-        "away@example.net",
-        "fine@example.net",
-    ] {
-        readers.push(subscriber(&app, address, "active", false, "active", newsletter_id).await);
-    }
+    let readers = editor
+        .newsletter_with_readers(
+            "daily",
+            &[
+                "gone@example.net",
+                "full@example.net",
+                "reader@example.net",
+                "away@example.net",
+                "fine@example.net",
+            ],
+        )
+        .await;
     let [gone, full, angry, away, _fine] = readers[..] else {
         unreachable!()
     };
@@ -379,17 +379,17 @@ async fn reports_from_a_polled_mailbox(backend: Backend) {
     })
     .await;
     let editor = app.editor().await;
-    let newsletter = editor.newsletter("daily", json!({})).await;
-    let newsletter_id = newsletter["id"].as_i64().unwrap();
-    let mut readers = Vec::new();
-    for address in [
-        "gone@example.net",
-        "full@example.net",
-        "reader@example.net",
-        "away@example.net",
-    ] {
-        readers.push(subscriber(&app, address, "active", false, "active", newsletter_id).await);
-    }
+    let readers = editor
+        .newsletter_with_readers(
+            "daily",
+            &[
+                "gone@example.net",
+                "full@example.net",
+                "reader@example.net",
+                "away@example.net",
+            ],
+        )
+        .await;
     let [gone, full, angry, away] = readers[..] else {
         unreachable!()
     };

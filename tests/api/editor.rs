@@ -112,6 +112,18 @@ impl Editor<'_> {
         answer.body
     }
 
+    /// A newsletter with one active subscriber per address; their ids, in
+    /// order.
+    pub async fn newsletter_with_readers(&self, slug: &str, addresses: &[&str]) -> Vec<i64> {
+        let newsletter = self.newsletter(slug, json!({})).await;
+        let id = newsletter["id"].as_i64().unwrap();
+        let mut readers = Vec::new();
+        for address in addresses {
+            readers.push(subscriber(self.app, address, "active", false, "active", id).await);
+        }
+        readers
+    }
+
     /// Moves a newsletter's creation an hour back: its first issue takes
     /// the stories published after its creation, and one stamped "now"
     /// could share its millisecond.

@@ -17,7 +17,6 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use serde_json::{Value, json};
 
-use crate::editor::subscriber;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::smtp_server::{ReceivedMail, SmtpServer};
 
@@ -136,17 +135,17 @@ async fn providers_report_bounces_and_complaints(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let app = spawn_app_with(backend, with_webhooks(smtp.port)).await;
     let editor = app.editor().await;
-    let newsletter = editor.newsletter("daily", json!({})).await;
-    let newsletter_id = newsletter["id"].as_i64().unwrap();
-    let mut ids = Vec::new();
-    for address in [
-        "gone@example.net",
-        "angry@example.net",
-        "blocked@example.net",
-        "moved@example.net",
-    ] {
-        ids.push(subscriber(&app, address, "active", false, "active", newsletter_id).await);
-    }
+    let ids = editor
+        .newsletter_with_readers(
+            "daily",
+            &[
+                "gone@example.net",
+                "angry@example.net",
+                "blocked@example.net",
+                "moved@example.net",
+            ],
+        )
+        .await;
     editor.story("first", "First story", 10, &[]).await;
     let issue = editor
         .post("/api/newsletters/daily/issues", &json!({"send": true}))
@@ -458,26 +457,12 @@ async fn ses_reports_through_signed_sns_messages(backend: Backend) {
     })
     .await;
     let editor = app.editor().await;
-    let newsletter = editor.newsletter("daily", json!({})).await;
-    let newsletter_id = newsletter["id"].as_i64().unwrap();
-    let gone = subscriber(
-        &app,
-        "gone@example.net",
-        "active",
-        false,
-        "active",
-        newsletter_id,
-    )
-    .await;
-    let angry = subscriber(
-        &app,
-        "angry@example.net",
-        "active",
-        false,
-        "active",
-        newsletter_id,
-    )
-    .await;
+    let readers = editor
+        .newsletter_with_readers("daily", &["gone@example.net", "angry@example.net"])
+        .await;
+    let [gone, angry] = readers[..] else {
+        unreachable!()
+    };
     editor.story("first", "First story", 10, &[]).await;
     let issue = editor
         .post("/api/newsletters/daily/issues", &json!({"send": true}))

@@ -139,6 +139,17 @@ pub struct ReportedDelivery {
     pub recipient: String,
 }
 
+impl ReportedDelivery {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<ReportedDelivery, sqlx::Error> {
+        Ok(ReportedDelivery {
+            id: row.try_get("id")?,
+            subscriber_id: row.try_get("subscriber_id")?,
+            issue_id: row.try_get("issue_id")?,
+            recipient: row.try_get("recipient")?,
+        })
+    }
+}
+
 /// One delivery of a subscriber's history.
 #[derive(Debug, Clone)]
 pub struct DeliveryLine {
@@ -273,15 +284,7 @@ impl Deliveries<'_> {
         .bind(id)
         .fetch_optional(self.store.pool())
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some(ReportedDelivery {
-            id: row.try_get("id")?,
-            subscriber_id: row.try_get("subscriber_id")?,
-            issue_id: row.try_get("issue_id")?,
-            recipient: row.try_get("recipient")?,
-        }))
+        Ok(row.as_ref().map(ReportedDelivery::from_row).transpose()?)
     }
 
     /// The last message sent to the subscriber of an address key, when a
@@ -298,15 +301,7 @@ impl Deliveries<'_> {
         .bind(email_key)
         .fetch_optional(self.store.pool())
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some(ReportedDelivery {
-            id: row.try_get("id")?,
-            subscriber_id: row.try_get("subscriber_id")?,
-            issue_id: row.try_get("issue_id")?,
-            recipient: row.try_get("recipient")?,
-        }))
+        Ok(row.as_ref().map(ReportedDelivery::from_row).transpose()?)
     }
 
     /// A subscriber's last `limit` deliveries, newest first.
