@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use gazette::config::{ImapSettings, ImapTls, MailTransportKind, Settings, SmtpTls};
+use gazette::config::{ImapSettings, ImapTls, Settings};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -29,11 +29,7 @@ const COMPLAINTS: &str = "fbl@bounces.example.org";
 
 fn with_bounces(smtp_port: u16) -> impl FnOnce(&mut Settings) {
     move |s: &mut Settings| {
-        s.mail.transport = MailTransportKind::Smtp;
-        s.mail.smtp.host = "127.0.0.1".into();
-        s.mail.smtp.port = smtp_port;
-        s.mail.smtp.tls = SmtpTls::None;
-        s.mail.rate_per_second = 10_000;
+        crate::helpers::send_through_smtp(s, smtp_port);
         s.mail.bounce_threshold = 1;
         s.mail.bounce.domain = Some(BOUNCE_DOMAIN.into());
         s.mail.bounce.listen = Some("127.0.0.1:0".into());

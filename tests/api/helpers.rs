@@ -205,6 +205,16 @@ pub fn test_settings(db: &TestDb, port: u16) -> Settings {
     Settings::load_with(std::path::Path::new("/nonexistent"), None, vars).expect("test settings")
 }
 
+/// Mail goes to a test SMTP server on loopback at `port`, without TLS and
+/// without a rate limit to wait for.
+pub fn send_through_smtp(s: &mut Settings, port: u16) {
+    s.mail.transport = gazette::config::MailTransportKind::Smtp;
+    s.mail.smtp.host = "127.0.0.1".into();
+    s.mail.smtp.port = port;
+    s.mail.smtp.tls = gazette::config::SmtpTls::None;
+    s.mail.rate_per_second = 10_000;
+}
+
 pub struct TestApp {
     pub backend: Backend,
     pub address: String,

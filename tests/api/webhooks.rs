@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use gazette::bounces::webhooks::mailgun;
-use gazette::config::{
-    MailTransportKind, MailgunWebhook, PostmarkWebhook, SendgridWebhook, Settings, SmtpTls,
-};
+use gazette::config::{MailgunWebhook, PostmarkWebhook, SendgridWebhook, Settings};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use serde_json::{Value, json};
@@ -29,11 +27,7 @@ fn sendgrid_key() -> SigningKey {
 
 fn with_webhooks(smtp_port: u16) -> impl FnOnce(&mut Settings) {
     move |s: &mut Settings| {
-        s.mail.transport = MailTransportKind::Smtp;
-        s.mail.smtp.host = "127.0.0.1".into();
-        s.mail.smtp.port = smtp_port;
-        s.mail.smtp.tls = SmtpTls::None;
-        s.mail.rate_per_second = 10_000;
+        crate::helpers::send_through_smtp(s, smtp_port);
         s.mail.bounce_threshold = 1;
         // The SubjectPublicKeyInfo of a P-256 key: a fixed header, then
         // the uncompressed point (what SendGrid's settings show, in base64).
