@@ -89,9 +89,9 @@ impl Processor {
     }
 
     /// Finds the delivery (the envelope's VERP address, then a VERP address
-    /// or Message-ID tag anywhere in the report, then the last message sent
-    /// to the address the report names), records the event once and
-    /// applies it, in one transaction.
+    /// or Message-ID tag anywhere in the report, then, for a provider's
+    /// signed report only, the last message sent to the address it names),
+    /// records the event once and applies it, in one transaction.
     async fn record(
         &self,
         source: MailEventSource,
@@ -106,7 +106,17 @@ impl Processor {
             Some(id) => self.store.deliveries().reported(id).await?,
             None => None,
         };
-        let key = report.recipient.as_deref().map(str::to_lowercase);
+        // Only a reporter that proved who it is (a provider's signed
+        // webhook) is believed about an address alone: mail to the
+        // listener or the mailbox can come from anyone, and a forged report
+        // naming an address must not unsubscribe or bounce its owner. Such
+        // mail must carry a genuine VERP address or Message-ID tag.
+        let vouched = !matches!(source, MailEventSource::Smtp | MailEventSource::Imap);
+        let key = report
+            .recipient
+            .as_deref()
+            .filter(|_| vouched)
+            .map(str::to_lowercase);
         if delivery.is_none()
             && let Some(key) = &key
         {
@@ -114,8 +124,8 @@ impl Processor {
         }
         let subscriber_id = match (&delivery, &key) {
             (Some(delivery), _) => delivery.subscriber_id,
-            // A feedback loop may strip every trace of the message but
-            // name the reader: a complaint still reaches them.
+            // A provider's complaint about a reader no message of ours
+            // reached lately still reaches them.
             (None, Some(key)) if report.kind == MailEventKind::Complaint => self
                 .store
                 .subscribers()

@@ -186,13 +186,28 @@ async fn reports_after_the_relay_said_yes(backend: Backend) {
             (&verp_away, sample("vacation-reply")),
             (&forged, sample("postfix-unknown-user")),
             ("postmaster@example.org", sample("postfix-unknown-user")),
+            // A forged complaint naming a reader, with no trace of a
+            // message of ours: taken, and believed about nobody.
+            (
+                COMPLAINTS,
+                sample("arf-abuse").replace("reader@example.net", "away@example.net"),
+            ),
             // The same bounce again (a retry, a second copy): no change.
             (&verp_gone, sample("postfix-unknown-user")),
         ],
     );
     assert_eq!(
         answers,
-        ["ok", "ok", "ok", "ok", "refused 550", "refused 550", "ok"],
+        [
+            "ok",
+            "ok",
+            "ok",
+            "ok",
+            "refused 550",
+            "refused 550",
+            "ok",
+            "ok"
+        ],
         "the listener's answers"
     );
 
@@ -206,7 +221,7 @@ async fn reports_after_the_relay_said_yes(backend: Backend) {
     let (status, _, suppressed) = subscriber_state(&app, angry).await;
     assert_eq!(status, "unsubscribed");
     assert!(suppressed.is_some());
-    // An auto-reply is no bounce.
+    // An auto-reply is no bounce, and the forged complaint named nobody.
     assert_eq!(subscriber_state(&app, away).await.0, "active");
 
     let shown = issue(&editor, issue_id).await;
