@@ -22,11 +22,12 @@ use crate::store::{Store, StoreError};
 use crate::subscriptions::signup::{SignupQueue, SignupWriter};
 use crate::web::{self, AppState};
 use actix_web::web::Data;
-use secrecy::ExposeSecret;
 
+mod secrets;
 mod services;
 
-use services::{bounce_server, metrics_server, prune_limits, termination_signal};
+pub use secrets::server_secrets;
+use services::{bind_if_set, bounce_server, metrics_server, prune_limits, termination_signal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -323,22 +324,6 @@ impl Application {
     }
 }
 
-/// Binds an optional listening address from the settings at start, so a
-/// bad or taken one stops the start with one line.
-fn bind_if_set(
-    address: Result<Option<std::net::SocketAddr>, crate::config::ConfigError>,
-) -> Result<Option<TcpListener>, StartError> {
-    address
-        .map_err(|e| StartError::Config(e.to_string()))?
-        .map(|address| {
-            TcpListener::bind(address).map_err(|source| StartError::Bind {
-                address: address.to_string(),
-                source,
-            })
-        })
-        .transpose()
-}
-
 /// Signup writers: as many as the database writes usefully side by side
 /// (`Store::useful_writers`), but never more than half the pool: the
 /// pages, the API and the delivery workers need connections too.
@@ -348,42 +333,6 @@ fn signup_queue(store: &Store, waker: &MailWaker, max_connections: u32) -> Signu
         .min(max_connections as usize / 2)
         .max(1);
     SignupQueue::start(SignupWriter::new(store.clone()), waker.clone(), writers)
-}
-
-/// The key that signs links and sessions, then the previous keys that
-/// still verify (see [`signing_key`]).
-///
-/// The key for signed links: `server.secret_key` when set, else the one
-/// generated and kept in the database (in clear: whoever reads the
-/// database can sign links and sessions, which is why production should
-/// set its own). A short configured key is warned about, not refused, so
-/// an upgrade does not stop a running site.
-pub async fn server_secrets(
-    settings: &Settings,
-    store: &Store,
-) -> Result<(Vec<u8>, Vec<Vec<u8>>), StoreError> {
-    let previous = settings
-        .server
-        .previous_secret_keys
-        .iter()
-        .map(|key| key.expose_secret().as_bytes().to_vec())
-        .collect();
-    Ok((signing_key(settings, store).await?, previous))
-}
-
-async fn signing_key(settings: &Settings, store: &Store) -> Result<Vec<u8>, StoreError> {
-    if let Some(length) = settings.server.short_secret_key() {
-        tracing::warn!(
-            "server.secret_key is {length} bytes long; use at least {} random bytes \
-             (for example `openssl rand -hex 32`), listing the old key in \
-             server.previous_secret_keys so mailed links keep working",
-            crate::config::MIN_SECRET_KEY_BYTES
-        );
-    }
-    match &settings.server.secret_key {
-        Some(key) if !key.expose_secret().is_empty() => Ok(key.expose_secret().as_bytes().to_vec()),
-        _ => store.secret("link_signing_key").await,
-    }
 }
 
 /// The delivery workers' parts, with the renderer of each kind of mail

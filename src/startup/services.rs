@@ -116,3 +116,19 @@ pub(super) async fn termination_signal() {
         let _ = ctrl_c.await;
     }
 }
+
+/// Binds an optional listening address from the settings at start, so a
+/// bad or taken one stops the start with one line.
+pub(super) fn bind_if_set(
+    address: Result<Option<std::net::SocketAddr>, crate::config::ConfigError>,
+) -> Result<Option<TcpListener>, StartError> {
+    address
+        .map_err(|e| StartError::Config(e.to_string()))?
+        .map(|address| {
+            TcpListener::bind(address).map_err(|source| StartError::Bind {
+                address: address.to_string(),
+                source,
+            })
+        })
+        .transpose()
+}
