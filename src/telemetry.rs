@@ -9,9 +9,16 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::config::{LogFormat, LogSettings};
 
 pub fn init(settings: &LogSettings) {
-    // tokio-cron-scheduler narrates every job at info; its warnings suffice.
+    // tokio-cron-scheduler narrates every job at info, and sqlx logs
+    // PostgreSQL's notices there (`relation "_sqlx_migrations" already
+    // exists, skipping` on every start and command): their warnings suffice.
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("{},tokio_cron_scheduler=warn", settings.level)))
+        .or_else(|_| {
+            EnvFilter::try_new(format!(
+                "{},tokio_cron_scheduler=warn,sqlx::postgres::notice=warn",
+                settings.level
+            ))
+        })
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     // try_init: a second call (tests, or a CLI command after serve) keeps the first.

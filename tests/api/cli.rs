@@ -248,7 +248,40 @@ async fn newsletter_pause_and_resume_through_the_cli(backend: Backend) {
     app.stop().await;
 }
 
+/// At the default log level a command prints its own output and nothing
+/// else: no line from the database (PostgreSQL's notices) or the runtime.
+async fn commands_print_only_their_own_output(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for args in [&["migrate"][..], &["newsletter", "show", "news"][..]] {
+        let database = app.db.url.clone();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_gazette"))
+                .arg("--config")
+                .arg("/nonexistent")
+                .args(&args)
+                .env("DATABASE_URL", database)
+                .env_remove("GAZETTE__LOG__LEVEL")
+                .env_remove("RUST_LOG")
+                .env_remove("GAZETTE_ENV")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert!(output.status.success(), "{stdout}{stderr}");
+        assert_eq!(stderr, "", "nothing but the command's own output");
+        assert!(
+            !stdout.contains("INFO") && !stdout.contains("_sqlx_migrations"),
+            "{stdout}"
+        );
+    }
+    app.stop().await;
+}
+
 crate::both_databases!(
+    commands_print_only_their_own_output,
     token_create_prints_a_token_that_works,
     newsletter_add_refuses_a_bad_timezone_in_one_line,
     digest_preview_and_dry_run_show_what_would_go,
