@@ -20,12 +20,16 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum LinkPurpose {
     /// Unsubscribe, preferences, export and erase: the "manage" links.
     Manage,
+    /// The delivery a VERP Return-Path or a Message-ID names
+    /// (`delivery::verp`).
+    Delivery,
 }
 
 impl LinkPurpose {
     fn label(self) -> &'static [u8] {
         match self {
             LinkPurpose::Manage => b"gazette-manage-v1",
+            LinkPurpose::Delivery => b"gazette-verp-v1",
         }
     }
 }
@@ -88,6 +92,38 @@ impl LinkSigner {
             return None;
         }
         Some(i64::from_be_bytes(id.try_into().ok()?))
+    }
+
+    /// The first `bytes` bytes of the MAC of `id`, in lower-case hex: a
+    /// short tag for where a whole token does not fit (an address's local
+    /// part, which some relays lower-case).
+    pub fn short_mac_hex(&self, purpose: LinkPurpose, id: i64, bytes: usize) -> String {
+        self.mac(purpose, &id.to_be_bytes())[..bytes.min(32)]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Whether `mac_hex` is [`LinkSigner::short_mac_hex`] of `id` under the
+    /// current key or a previous one, compared in constant time.
+    pub fn verifies_short(&self, purpose: LinkPurpose, id: i64, mac_hex: &str) -> bool {
+        let bytes = mac_hex.len() / 2;
+        if bytes == 0 || bytes > 32 || !mac_hex.len().is_multiple_of(2) {
+            return false;
+        }
+        let id = id.to_be_bytes();
+        std::iter::once(&self.key)
+            .chain(&self.previous_keys)
+            .any(|key| {
+                let mut mac = keyed(key, purpose);
+                mac.update(&id);
+                let full = mac.finalize().into_bytes();
+                let expected: String = full[..bytes].iter().map(|b| format!("{b:02x}")).collect();
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    expected.as_bytes(),
+                    mac_hex.as_bytes(),
+                ))
+            })
     }
 
     pub fn unsubscribe_url(&self, subscriber_id: i64) -> String {

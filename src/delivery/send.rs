@@ -48,8 +48,9 @@ impl Engine {
             Ok(letter) => letter,
             Err(error) => return self.not_rendered(row, error),
         };
-        let tag = self.verp.message_tag(row.id);
-        let composed = match message::compose(&self.sender, letter, Some(&tag)) {
+        // one MAC names the message twice: Message-ID and Return-Path
+        let stamp = self.verp.stamp(row.id);
+        let composed = match message::compose(&self.sender, letter, Some(&stamp.message_tag)) {
             Ok(composed) => composed,
             Err(error) => {
                 tracing::warn!(delivery = row.id, to = %mask_email(&row.recipient), %error, "message cannot be built");
@@ -76,15 +77,14 @@ impl Engine {
             },
             None => composed.bytes,
         };
-        let envelope = if self.verp.has_domain() {
-            match with_return_path(&composed.envelope, &self.verp.address(row.id)) {
+        let envelope = match &stamp.return_path {
+            Some(return_path) => match with_return_path(&composed.envelope, return_path) {
                 Ok(envelope) => envelope,
                 Err(error) => {
                     return Outcome::Failed { id: row.id, error };
                 }
-            }
-        } else {
-            composed.envelope
+            },
+            None => composed.envelope,
         };
         match self.transport.send(&envelope, Arc::new(bytes)).await {
             Ok(()) => Outcome::Sent { id: row.id },

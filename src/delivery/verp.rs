@@ -1,47 +1,43 @@
 //! VERP: each message's envelope sender names its delivery,
 //! `bounces+<delivery id>.<MAC>@<mail.bounce.domain>`, so a bounce sent
 //! back to it says which message failed without anyone parsing its body.
-//! The MAC (HMAC-SHA256 of the id under a key derived from the server's
-//! secret, 12 hex digits) makes a forged or guessed address worthless;
-//! keys from before a secret change still verify, as signed links do.
-//! Lower-case hex because some relays lower-case local parts.
+//! The MAC is the server's signed-link MAC ([`LinkSigner`], purpose
+//! `Delivery`) cut to 12 hex digits: a forged or guessed address is
+//! worthless, and keys from before a secret change still verify, as signed
+//! links do. Lower-case hex because some relays lower-case local parts.
+//! The same `gazette.<id>.<MAC>` begins each Message-ID, for providers
+//! that keep the Return-Path to themselves.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::links::{LinkPurpose, LinkSigner};
 
 const PREFIX: &str = "bounces+";
 /// Begins a Message-ID's local part: `gazette.<id>.<MAC>.<random>`.
 const TAG_PREFIX: &str = "gazette.";
-const MAC_HEX: usize = 12;
+const MAC_BYTES: usize = 6;
+const MAC_HEX: usize = MAC_BYTES * 2;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Verp {
     domain: String,
-    keys: Vec<Vec<u8>>,
+    signer: LinkSigner,
 }
 
-impl std::fmt::Debug for Verp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verp")
-            .field("domain", &self.domain)
-            .finish_non_exhaustive()
-    }
+/// What names one delivery on its way out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryStamp {
+    /// Begins the Message-ID.
+    pub message_tag: String,
+    /// The envelope sender, when a bounce domain is set.
+    pub return_path: Option<String>,
 }
 
 impl Verp {
-    /// `secret` signs; `previous` still verify. An empty `domain` writes
-    /// no Return-Path, only Message-ID tags.
-    pub fn new(domain: &str, secret: &[u8], previous: &[Vec<u8>]) -> Verp {
-        let keys = std::iter::once(secret)
-            .chain(previous.iter().map(Vec::as_slice))
-            .map(derive_key)
-            .collect();
+    /// `signer` is the server's link signer; an empty `domain` writes no
+    /// Return-Path, only Message-ID tags.
+    pub fn new(domain: &str, signer: LinkSigner) -> Verp {
         Verp {
             domain: domain.trim().trim_end_matches('.').to_ascii_lowercase(),
-            keys,
+            signer,
         }
     }
 
@@ -55,19 +51,31 @@ impl Verp {
         !self.domain.is_empty()
     }
 
+    /// The Message-ID tag and Return-Path of delivery `id`, one MAC for both.
+    pub fn stamp(&self, id: i64) -> DeliveryStamp {
+        let signed = format!("{id}.{}", self.mac(id));
+        DeliveryStamp {
+            return_path: self
+                .has_domain()
+                .then(|| format!("{PREFIX}{signed}@{}", self.domain)),
+            message_tag: format!("{TAG_PREFIX}{signed}"),
+        }
+    }
+
     /// The Return-Path of delivery `id`.
     pub fn address(&self, id: i64) -> String {
-        format!(
-            "{PREFIX}{id}.{}@{}",
-            mac_hex(&self.keys[0], id),
-            self.domain
-        )
+        format!("{PREFIX}{id}.{}@{}", self.mac(id), self.domain)
     }
 
     /// What begins the Message-ID of delivery `id`: providers' webhooks
     /// quote the Message-ID where they drop the Return-Path.
     pub fn message_tag(&self, id: i64) -> String {
-        format!("{TAG_PREFIX}{id}.{}", mac_hex(&self.keys[0], id))
+        format!("{TAG_PREFIX}{id}.{}", self.mac(id))
+    }
+
+    fn mac(&self, id: i64) -> String {
+        self.signer
+            .short_mac_hex(LinkPurpose::Delivery, id, MAC_BYTES)
     }
 
     /// The delivery `id.mac` names, if the MAC is genuine.
@@ -78,11 +86,9 @@ impl Verp {
             return None;
         }
         let id: i64 = id.parse().ok()?;
-        let genuine = self
-            .keys
-            .iter()
-            .any(|key| bool::from(mac_hex(key, id).as_bytes().ct_eq(mac.as_bytes())));
-        genuine.then_some(id)
+        self.signer
+            .verifies_short(LinkPurpose::Delivery, id, mac)
+            .then_some(id)
     }
 
     /// The delivery an address names, if it is one of ours and genuine.
@@ -135,36 +141,21 @@ impl Verp {
     }
 }
 
-fn derive_key(secret: &[u8]) -> Vec<u8> {
-    let mut mac = hmac(secret);
-    mac.update(b"gazette-verp-v1");
-    mac.finalize().into_bytes().to_vec()
-}
-
-fn mac_hex(key: &[u8], id: i64) -> String {
-    let mut mac = hmac(key);
-    mac.update(&id.to_be_bytes());
-    let digest = mac.finalize().into_bytes();
-    digest[..MAC_HEX / 2]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn hmac(key: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length: new_from_slice cannot fail for it.
-    <HmacSha256 as hmac::digest::KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
+    fn signed_by(domain: &str, secret: &[u8], previous: &[Vec<u8>]) -> Verp {
+        Verp::new(
+            domain,
+            LinkSigner::new(secret, "https://x.org").with_previous_keys(previous.to_vec()),
+        )
+    }
+
     #[test]
     fn an_address_names_its_delivery_and_a_forged_one_nothing() {
-        let verp = Verp::new("Bounces.Example.org", b"secret", &[]);
+        let verp = signed_by("Bounces.Example.org", b"secret", &[]);
         let address = verp.address(42);
         assert!(address.starts_with("bounces+42."), "{address}");
         assert!(address.ends_with("@bounces.example.org"), "{address}");
@@ -179,21 +170,30 @@ mod tests {
             verp.delivery_of(&address.replace("example.org", "example.net")),
             None
         );
-        let other_key = Verp::new("bounces.example.org", b"other", &[]);
+        let other_key = signed_by("bounces.example.org", b"other", &[]);
         assert_eq!(other_key.delivery_of(&address), None);
     }
 
     #[test]
+    fn a_stamp_is_the_tag_and_the_address_of_one_mac() {
+        let verp = signed_by("b.example.org", b"k", &[]);
+        let stamp = verp.stamp(7);
+        assert_eq!(stamp.message_tag, verp.message_tag(7));
+        assert_eq!(stamp.return_path, Some(verp.address(7)));
+        assert_eq!(signed_by("", b"k", &[]).stamp(7).return_path, None);
+    }
+
+    #[test]
     fn a_previous_secret_still_verifies() {
-        let old = Verp::new("b.example.org", b"old", &[]);
-        let rotated = Verp::new("b.example.org", b"new", &[b"old".to_vec()]);
+        let old = signed_by("b.example.org", b"old", &[]);
+        let rotated = signed_by("b.example.org", b"new", &[b"old".to_vec()]);
         assert_eq!(rotated.delivery_of(&old.address(7)), Some(7));
         assert_ne!(rotated.address(7), old.address(7));
     }
 
     #[test]
     fn addresses_are_found_in_a_report() {
-        let verp = Verp::new("b.example.org", b"k", &[]);
+        let verp = signed_by("b.example.org", b"k", &[]);
         let text = format!(
             "To: <{}>\r\nOriginal-Mail-From: {}\r\nReturn-Path: <{}>.\r\nbounces+9.000000000000@b.example.org",
             verp.address(5),

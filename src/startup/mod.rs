@@ -100,8 +100,7 @@ impl Application {
             .with_previous_keys(previous_secrets.clone());
         let verp = Verp::new(
             &settings.mail.bounce.verp_domain().unwrap_or_default(),
-            &secret,
-            &previous_secrets,
+            links.clone(),
         );
         let bounce_listener = bind_if_set(settings.mail.bounce.listen_address())?;
         let shutdown = CancellationToken::new();
