@@ -125,13 +125,16 @@ impl Processor {
         let subscriber_id = match (&delivery, &key) {
             (Some(delivery), _) => delivery.subscriber_id,
             // A provider's complaint about a reader no message of ours
-            // reached lately still reaches them.
-            (None, Some(key)) if report.kind == MailEventKind::Complaint => self
-                .store
-                .subscribers()
-                .by_email_key(key)
-                .await?
-                .map(|s| s.id),
+            // reached lately still reaches them, once: with no delivery to
+            // count it against, a retried webhook would record it again.
+            (None, Some(key)) if report.kind == MailEventKind::Complaint => {
+                match self.store.subscribers().by_email_key(key).await? {
+                    Some(subscriber) if subscriber.suppressed_at.is_some() => {
+                        return Ok(Processed::Duplicate);
+                    }
+                    found => found.map(|s| s.id),
+                }
+            }
             _ => None,
         };
         if delivery.is_none() && subscriber_id.is_none() {

@@ -298,6 +298,40 @@ async fn providers_report_bounces_and_complaints(backend: Backend) {
     smtp.stop();
 }
 
+/// A provider's complaint about an address no message of ours reached
+/// suppresses it once, however often the webhook is retried.
+async fn a_complaint_about_an_address_alone_counts_once(backend: Backend) {
+    let app = spawn_app_with(backend, with_webhooks(1)).await;
+    let editor = app.editor().await;
+    let readers = editor
+        .newsletter_with_readers("daily", &["late@example.net"])
+        .await;
+    let complaint = json!({"RecordType": "SpamComplaint", "Type": "SpamComplaint",
+                           "Email": "late@example.net"})
+    .to_string();
+    let credentials = basic("postmark", POSTMARK_PASSWORD);
+    for _ in 0..3 {
+        let (status, _) = app
+            .post_raw("/webhooks/postmark", &complaint, &credentials)
+            .await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        app.status_of(readers[0]).await,
+        ("unsubscribed".into(), true)
+    );
+    assert_eq!(app.event_count().await, 1);
+    let consent: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM consent_events WHERE subscriber_id = $1 AND source = 'complaint'",
+    )
+    .bind(readers[0])
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(consent, 1);
+    app.stop().await;
+}
+
 /// A provider that is not configured has no endpoint.
 async fn an_unconfigured_provider_is_not_found(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
@@ -565,5 +599,6 @@ async fn ses_reports_through_signed_sns_messages(backend: Backend) {
 crate::both_databases!(
     providers_report_bounces_and_complaints,
     an_unconfigured_provider_is_not_found,
+    a_complaint_about_an_address_alone_counts_once,
     ses_reports_through_signed_sns_messages,
 );
