@@ -1106,29 +1106,65 @@ struct Dnsmasq {
 }
 
 impl Dnsmasq {
+    /// Starts dnsmasq and returns once it answers a query: on a busy CI
+    /// machine it can take well over a fixed pause, and the port picked
+    /// free for UDP may be taken for TCP, in which case it exits and is
+    /// started again on another.
     async fn start(records: &[String]) -> Dnsmasq {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("dnsmasq")
-            .args([
-                "--keep-in-foreground",
-                "--no-resolv",
-                "--no-hosts",
-                "--conf-file=/dev/null",
-                "--pid-file=",
-                "--bind-interfaces",
-                "--listen-address=127.0.0.1",
-            ])
-            .arg(format!("--port={port}"))
-            .args(records)
-            .spawn()
-            .expect("dnsmasq runs (Debian's dnsmasq-base; .ci/run installs it)");
-        let server = Dnsmasq { port, child };
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        server
+        for _ in 0..5 {
+            let port = std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = std::process::Command::new("dnsmasq")
+                .args([
+                    "--keep-in-foreground",
+                    "--no-resolv",
+                    "--no-hosts",
+                    "--conf-file=/dev/null",
+                    "--pid-file=",
+                    "--bind-interfaces",
+                    "--listen-address=127.0.0.1",
+                ])
+                .arg(format!("--port={port}"))
+                .args(records)
+                .spawn()
+                .expect("dnsmasq runs (Debian's dnsmasq-base; .ci/run installs it)");
+            let mut server = Dnsmasq { port, child };
+            if server.answers().await {
+                return server;
+            }
+        }
+        panic!("dnsmasq never answered on loopback");
+    }
+
+    /// Waits up to 20 s for an answer from the server, false if it exited.
+    async fn answers(&mut self) -> bool {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // a query for the A record of "a." with id 0x4721
+        let query = [
+            0x47, 0x21, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
+        ];
+        let mut buf = [0u8; 512];
+        for _ in 0..200 {
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            let _ = socket.send_to(&query, ("127.0.0.1", self.port)).await;
+            let reply = tokio::time::timeout(
+                std::time::Duration::from_millis(100),
+                socket.recv_from(&mut buf),
+            )
+            .await;
+            if let Ok(Ok((n, _))) = reply
+                && n >= 2
+                && buf[..2] == query[..2]
+            {
+                return true;
+            }
+        }
+        false
     }
 }
 
