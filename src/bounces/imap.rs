@@ -196,7 +196,9 @@ where
                 envelope_recipient: None,
             };
             match processor.process(incoming).await {
-                Ok(Processed::Recorded { .. } | Processed::Duplicate) => done.push(uid),
+                Ok(Processed::Recorded { .. } | Processed::Duplicate | Processed::DmarcReport) => {
+                    done.push(uid)
+                }
                 Ok(Processed::NotAReport | Processed::Unmatched) => kept.push(uid),
                 Err(error) => {
                     tracing::warn!(%error, "cannot record a report from the mailbox; it stays for the next poll");

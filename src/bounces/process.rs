@@ -11,12 +11,14 @@
 //!   and suppresses it until a new signup of it is confirmed.
 
 use crate::delivery::verp::Verp;
+use crate::store::dmarc_reports::DmarcReportData;
 use crate::store::mail_events::{MailEventKind, MailEventSource, NewMailEvent};
 use crate::store::subscribers::{ClientMeta, ConsentSource};
 use crate::store::{Store, StoreError, WriteTx, now_ms};
 use crate::subscriptions::manage::{UnsubscribeScope, unsubscribe_in};
 use crate::telemetry::mask_email;
 
+use super::dmarc;
 use super::report::{self, Report};
 
 /// The most of a raw report kept for editors to read.
@@ -45,6 +47,8 @@ pub enum Processed {
     NotAReport,
     /// A report about no message of ours that can be found.
     Unmatched,
+    /// A DMARC aggregate report, stored for the DMARC page.
+    DmarcReport,
 }
 
 #[derive(Clone)]
@@ -70,7 +74,10 @@ impl Processor {
     /// A report that came as mail (by SMTP or from a mailbox).
     pub async fn process(&self, incoming: Incoming<'_>) -> Result<Processed, StoreError> {
         let Some(report) = report::read(incoming.raw) else {
-            return Ok(Processed::NotAReport);
+            return match dmarc::read(incoming.raw) {
+                Some(dmarc) => self.record_dmarc(incoming.source, &dmarc).await,
+                None => Ok(Processed::NotAReport),
+            };
         };
         let raw = kept_text(incoming.raw);
         self.record(incoming.source, &report, &raw, incoming.envelope_recipient)
@@ -86,6 +93,30 @@ impl Processor {
         payload: &[u8],
     ) -> Result<Processed, StoreError> {
         self.record(source, report, &kept_text(payload), None).await
+    }
+
+    /// Stores a DMARC aggregate report once. Anyone can mail one, and it
+    /// changes nothing but what the DMARC page shows.
+    async fn record_dmarc(
+        &self,
+        source: MailEventSource,
+        report: &DmarcReportData,
+    ) -> Result<Processed, StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        let stored = tx.dmarc_reports().record(report, source, now_ms()).await?;
+        tx.commit().await?;
+        if stored.is_none() {
+            return Ok(Processed::Duplicate);
+        }
+        tracing::info!(
+            %source,
+            reporter = %report.org_name,
+            domain = %report.domain,
+            messages = report.messages(),
+            passed = report.dmarc_pass(),
+            "DMARC aggregate report stored"
+        );
+        Ok(Processed::DmarcReport)
     }
 
     /// Finds the delivery (the envelope's VERP address, then a VERP address

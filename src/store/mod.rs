@@ -16,6 +16,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::config::DatabaseSettings;
 
+pub mod dmarc_reports;
 pub mod feeds;
 mod handle;
 pub mod imports;
