@@ -91,7 +91,7 @@ pub fn parse_xml(xml: &str) -> Option<DmarcReportData> {
             header_from: r.identifiers.header_from.trim().to_ascii_lowercase(),
         })
         .collect();
-    sources.sort_by(|a, b| b.count.cmp(&a.count));
+    sources.sort_by_key(|s| std::cmp::Reverse(s.count));
     Some(DmarcReportData {
         org_name: org_name.chars().take(200).collect(),
         report_id: report_id.chars().take(200).collect(),
@@ -164,6 +164,7 @@ struct Identifiers {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

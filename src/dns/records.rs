@@ -85,9 +85,12 @@ pub fn expected(settings: &Settings, dkim: Option<&DkimSigner>) -> Vec<Expected>
         name: format!("_dmarc.{from_domain}"),
         record_type: "TXT",
         value: format!("v=DMARC1; p=none{rua}"),
-        note: "Start with p=none and read the aggregate reports; once all your mail passes SPF or \
-               DKIM aligned with the From domain, move to p=quarantine, then p=reject. Gmail and \
-               Yahoo require a DMARC record of bulk senders."
+        note: "Start with p=none and read the aggregate reports receivers send to the rua address \
+               (Gazette reads them: Bounces, DMARC reports); once all your mail passes SPF or DKIM \
+               aligned with the From domain, move to p=quarantine, then p=reject. Gmail and Yahoo \
+               require a DMARC record of bulk senders. An rua address under another organization's \
+               domain must be allowed there by a TXT record v=DMARC1 at \
+               <your domain>._report._dmarc.<its domain>."
             .into(),
     });
     if let Some(bounce_domain) = bounce_domain {

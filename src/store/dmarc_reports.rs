@@ -208,7 +208,7 @@ impl DmarcReports<'_> {
         let sources: String = row.try_get("sources")?;
         let mut sources: Vec<DmarcSource> = serde_json::from_str(&sources)
             .map_err(|_| StoreError::Inconsistent("DMARC sources are not the JSON written"))?;
-        sources.sort_by(|a, b| b.count.cmp(&a.count));
+        sources.sort_by_key(|s| std::cmp::Reverse(s.count));
         Ok(Some((report(&row)?, sources)))
     }
 

@@ -40,6 +40,8 @@ const GET_ROUTES: &[&str] = &[
     "/admin/users",
     "/admin/bounces",
     "/admin/bounces/1",
+    "/admin/dmarc",
+    "/admin/dmarc/1",
     "/admin/settings",
 ];
 

@@ -25,9 +25,9 @@ use gazette::users::Role;
 
 const WAIT: Duration = Duration::from_secs(20);
 const BOUNCE_DOMAIN: &str = "bounces.example.org";
-const COMPLAINTS: &str = "fbl@bounces.example.org";
+pub(crate) const COMPLAINTS: &str = "fbl@bounces.example.org";
 
-fn with_bounces(smtp_port: u16) -> impl FnOnce(&mut Settings) {
+pub(crate) fn with_bounces(smtp_port: u16) -> impl FnOnce(&mut Settings) {
     move |s: &mut Settings| {
         crate::helpers::send_through_smtp(s, smtp_port);
         s.mail.bounce_threshold = 1;
@@ -37,7 +37,7 @@ fn with_bounces(smtp_port: u16) -> impl FnOnce(&mut Settings) {
     }
 }
 
-fn sample(name: &str) -> String {
+pub(crate) fn sample(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/api/fixtures/bounces")
         .join(format!("{name}.eml"));
@@ -47,7 +47,7 @@ fn sample(name: &str) -> String {
 /// Hands each `(recipient, message)` to the listener with Python's
 /// smtplib from the null sender, as an MTA returns a bounce; one line per
 /// message: `ok` or the refusal's code.
-fn deliver_reports(port: u16, reports: &[(&str, String)]) -> Vec<String> {
+pub(crate) fn deliver_reports(port: u16, reports: &[(&str, String)]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let mut args = vec![port.to_string()];
     for (n, (recipient, message)) in reports.iter().enumerate() {
@@ -426,6 +426,7 @@ async fn reports_from_a_polled_mailbox(backend: Backend) {
         delayed,
         to(sample("arf-abuse"), "reader@example.net"),
         vacation,
+        sample("dmarc-outlook"),
     ]);
     let deadline = std::time::Instant::now() + WAIT;
     while app
@@ -443,7 +444,7 @@ async fn reports_from_a_polled_mailbox(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // The next poll has deleted the three reports; the reply stays, flagged.
+    // The next poll has deleted the four reports; the reply stays, flagged.
     let deadline = std::time::Instant::now() + WAIT;
     let left = loop {
         let left = imap.inbox();
@@ -475,6 +476,9 @@ async fn reports_from_a_polled_mailbox(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(sources, ["imap"]);
+    let dmarc = app.store.dmarc_reports().list(None, 10).await.unwrap();
+    assert_eq!(dmarc.len(), 1, "{dmarc:?}");
+    assert_eq!((dmarc[0].messages, dmarc[0].source.as_str()), (12, "imap"));
     app.stop().await;
     smtp.stop();
 }

@@ -16,6 +16,7 @@ mod bounces;
 mod browser;
 mod cli;
 mod delivery;
+mod dmarc;
 mod feeds;
 mod foundation;
 mod hostile;

@@ -59,6 +59,7 @@ pub async fn list(
             }
             button type="submit" class="secondary" { "Filter" }
         }
+        p { a href="/admin/dmarc" { "DMARC reports →" } " what receivers say of all mail sent as your domain" }
         @if events.is_empty() {
             p class="muted" {
                 "No bounce or complaint yet. Reports come in when "

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bounces;
 pub mod csrf;
 pub mod dashboard;
+pub mod dmarc;
 pub mod dns_records;
 pub mod error;
 pub mod imports;
@@ -111,6 +112,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/bounces", web::get().to(bounces::list))
             .route("/bounces/{id}", web::get().to(bounces::show))
+            .route("/dmarc", web::get().to(dmarc::list))
+            .route("/dmarc/{id}", web::get().to(dmarc::show))
             .route("/users", web::get().to(users::list))
             .route("/users", web::post().to(users::add))
             .route("/users/{id}/role", web::post().to(users::change_role))
