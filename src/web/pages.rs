@@ -9,6 +9,11 @@ const PAGE_CSS: &str = include_str!("page.css");
 
 /// Wraps `body` in Gazette's page frame.
 pub fn frame(lang: &str, title: &str, body: Markup) -> Markup {
+    frame_with_head(lang, title, html! {}, body)
+}
+
+/// A page with more in its head (a feed's link).
+pub fn frame_with_head(lang: &str, title: &str, head: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang) {
@@ -17,6 +22,7 @@ pub fn frame(lang: &str, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 style { (maud::PreEscaped(PAGE_CSS)) }
+                (head)
             }
             body {
                 main class="card" { (body) }

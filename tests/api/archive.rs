@@ -91,10 +91,96 @@ async fn archive_pages_through_many_issues(backend: Backend) {
     assert!(first.contains("/archive/many?page=2"));
     let second = app.get("/archive/many?page=2").await.text().await.unwrap();
     assert!(second.contains(&format!("/archive/many/{oldest}\"")));
+    let feed = app
+        .get("/archive/many/feed.xml")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let feed = feed_rs::parser::parse(feed.as_bytes()).unwrap();
+    assert_eq!(feed.entries.len(), 20, "the latest 20");
+    assert!(
+        feed.entries[0].links[0]
+            .href
+            .ends_with(&format!("/archive/many/{newest}"))
+    );
+    app.stop().await;
+}
+
+/// The archive as an Atom feed, read by an independent parser (feed-rs,
+/// as feed readers read it): published issues only, their stories as
+/// escaped HTML, linked from the archive page.
+async fn archive_feed_follows_published_issues(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let editor = app.editor().await;
+    editor
+        .newsletter(
+            "feedy",
+            json!({"name": "Feedy <News> & Co", "skip_when_empty": false}),
+        )
+        .await;
+    let nasty = r#"<script>alert("x")</script> Fish & "chips""#;
+    let published = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let story = editor
+        .post(
+            "/api/stories",
+            &json!({"url": "https://news.example.org/nasty?a=1&b=2", "title": nasty,
+                    "summary": "Safe summary", "published_at": published.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(story.status, 201);
+    let sent = editor
+        .post("/api/newsletters/feedy/issues", &json!({"send": true}))
+        .await;
+    assert_eq!(sent.body["status"], "sent", "{}", sent.body);
+    let sent_id = sent.body["id"].as_i64().unwrap();
+    let subject = sent.body["subject"].as_str().unwrap().to_string();
+    editor.story("later", "Draft story", 1, &[]).await;
+    let draft = editor
+        .post("/api/newsletters/feedy/issues", &json!({}))
+        .await;
+    assert_eq!(draft.body["status"], "draft");
+
+    let page = app.get("/archive/feedy").await.text().await.unwrap();
+    assert!(
+        page.contains(r#"rel="alternate" type="application/atom+xml""#)
+            && page.contains(r#"href="/archive/feedy/feed.xml""#),
+        "{page}"
+    );
+    let answer = app.get("/archive/feedy/feed.xml").await;
+    assert_eq!(answer.status(), 200);
+    assert!(
+        answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/atom+xml")
+    );
+    let xml = answer.text().await.unwrap();
+    assert!(!xml.contains("<script>"), "{xml}");
+    let feed = feed_rs::parser::parse(xml.as_bytes()).expect("a valid Atom feed");
+    assert_eq!(feed.title.unwrap().content, "Feedy <News> & Co");
+    assert_eq!(feed.entries.len(), 1, "the draft is not in it: {xml}");
+    let entry = &feed.entries[0];
+    assert_eq!(entry.title.as_ref().unwrap().content, subject);
+    assert!(
+        entry.links[0]
+            .href
+            .ends_with(&format!("/archive/feedy/{sent_id}"))
+    );
+    assert!(entry.published.is_some());
+    let html = entry.content.as_ref().unwrap().body.as_deref().unwrap();
+    assert!(html.contains("&lt;script&gt;alert"), "{html}");
+    assert!(
+        html.contains("https://news.example.org/nasty?a=1&amp;b=2"),
+        "{html}"
+    );
+
+    assert_eq!(app.get("/archive/nope/feed.xml").await.status(), 404);
     app.stop().await;
 }
 
 crate::both_databases!(
+    archive_feed_follows_published_issues,
     archive_shows_sent_issues_escaped_and_hides_drafts,
     archive_pages_through_many_issues,
 );

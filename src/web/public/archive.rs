@@ -4,6 +4,7 @@
 //! issues are not there. An issue is published from the moment it starts
 //! sending, because the first recipients click "view in browser" while the
 //! rest are still being sent. Everything from outside is escaped by maud.
+//! The same issues are an Atom feed ([`super::archive_feed`]).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -15,10 +16,15 @@ use serde::Deserialize;
 use crate::issues::render;
 use crate::newsletters::Newsletter;
 use crate::web::AppState;
-use crate::web::pages::{error_page, frame};
+use crate::web::pages::{error_page, frame_with_head};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // before the issue route, which would take "feed.xml" for an id
     cfg.route("/archive/{slug}", web::get().to(list))
+        .route(
+            "/archive/{slug}/feed.xml",
+            web::get().to(super::archive_feed::feed),
+        )
         .route("/archive/{slug}/{id}", web::get().to(show));
 }
 
@@ -26,6 +32,7 @@ const PER_PAGE: i64 = 20;
 
 struct ArchiveWords {
     title: &'static str,
+    follow: &'static str,
     empty: &'static str,
     newer: &'static str,
     older: &'static str,
@@ -35,12 +42,14 @@ fn words(locale: Locale) -> ArchiveWords {
     match locale {
         Locale::En => ArchiveWords {
             title: "Archive",
+            follow: "Follow in a feed reader (Atom)",
             empty: "No issue has been published yet.",
             newer: "Newer issues",
             older: "Older issues",
         },
         Locale::Fr => ArchiveWords {
             title: "Archives",
+            follow: "Suivre dans un lecteur de flux (Atom)",
             empty: "Aucun numéro n'a encore été publié.",
             newer: "Numéros plus récents",
             older: "Numéros plus anciens",
@@ -112,6 +121,10 @@ async fn list(
     let tz: Tz = newsletter.timezone.parse().unwrap_or(Tz::UTC);
     let words = words(locale);
     let title = format!("{} · {}", newsletter.name, words.title);
+    let feed_url = format!("/archive/{}/feed.xml", newsletter.slug);
+    let head = html! {
+        link rel="alternate" type="application/atom+xml" title=(newsletter.name) href=(feed_url);
+    };
     let body = html! {
         h1 { (newsletter.name) }
         @if !newsletter.description.is_empty() {
@@ -131,6 +144,9 @@ async fn list(
                 }
             }
         }
+        p.feed {
+            a href=(feed_url) type="application/atom+xml" { (words.follow) }
+        }
         p.pages {
             @if page > 1 {
                 a href=(format!("/archive/{}?page={}", newsletter.slug, page - 1)) { "← " (words.newer) }
@@ -143,7 +159,7 @@ async fn list(
     };
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(frame(locale.as_str(), &title, body).into_string())
+        .body(frame_with_head(locale.as_str(), &title, head, body).into_string())
 }
 
 async fn show(state: web::Data<AppState>, path: web::Path<(String, String)>) -> HttpResponse {

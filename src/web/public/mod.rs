@@ -16,6 +16,7 @@ use super::AppState;
 use super::client_info::ClientInfo;
 
 pub mod archive;
+pub mod archive_feed;
 pub mod confirm;
 pub mod embed;
 pub mod preferences;
