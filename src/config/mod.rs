@@ -101,6 +101,11 @@ pub struct TemplateSettings {
 pub struct SchedulingSettings {
     #[serde(with = "humantime_serde")]
     pub catch_up_grace: Duration,
+    /// How far back a newsletter's first issue looks for stories when it
+    /// has no schedule to take the previous period from (or is built by
+    /// hand).
+    #[serde(with = "humantime_serde", default = "first_issue_window")]
+    pub first_issue_window: Duration,
     /// Runs the scheduler loop in this instance. Tests turn it off and drive
     /// the scheduler's `tick` with their own clock.
     #[serde(default = "enabled")]
@@ -109,6 +114,10 @@ pub struct SchedulingSettings {
 
 fn enabled() -> bool {
     true
+}
+
+fn first_issue_window() -> Duration {
+    Duration::from_secs(7 * 86_400)
 }
 
 /// `[feeds]`: what the feed poller may reach.

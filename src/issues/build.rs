@@ -6,8 +6,12 @@
 //! key makes a scheduled slot produce one issue however many instances
 //! fire it.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
 use super::{Issue, IssueError, IssueStatus};
-use crate::newsletters::Newsletter;
+use crate::newsletters::{Newsletter, Schedule};
 use crate::store::{Store, StoreError, now_ms};
 use crate::stories::Story;
 use crate::stories::clean::truncate;
@@ -33,15 +37,17 @@ const BUILD_TRIES: usize = 3;
 
 /// Builds an issue of `newsletter` now; `slot` is the schedule slot (Unix
 /// ms) it is for, `None` for an editor's "build now".
+/// `first_window` is `scheduling.first_issue_window`.
 pub async fn build_issue(
     store: &Store,
     newsletter: &Newsletter,
     slot: Option<i64>,
+    first_window: Duration,
 ) -> Result<BuildOutcome, IssueError> {
     let mut tries = 0;
     loop {
         tries += 1;
-        match try_build(store, newsletter, slot).await {
+        match try_build(store, newsletter, slot, first_window).await {
             Err(Attempt::SlotTaken) => {
                 // The slot was taken: report the existing issue.
                 let existing = match slot {
@@ -80,6 +86,7 @@ async fn try_build(
     store: &Store,
     newsletter: &Newsletter,
     slot: Option<i64>,
+    first_window: Duration,
 ) -> Result<BuildOutcome, Attempt> {
     let now = now_ms();
     let mut tx = store.begin_write().await?;
@@ -90,7 +97,17 @@ async fn try_build(
         Err(error) if error.is_unique_violation() => return Err(Attempt::SlotTaken),
         Err(error) => return Err(error.into()),
     };
-    let since = window_start(tx.issues(), newsletter, issue_id).await?;
+    let since = window_start(
+        tx.issues(),
+        newsletter,
+        &Building {
+            issue_id,
+            slot,
+            now,
+            first_window,
+        },
+    )
+    .await?;
     let stories = select_stories(tx.stories(), newsletter, since, now).await?;
     for (position, story) in stories.iter().enumerate() {
         tx.issues()
@@ -132,27 +149,86 @@ fn default_subject(newsletter: &Newsletter, stories: &[Story]) -> String {
     truncate(title, MAX_SUBJECT)
 }
 
-/// Stories count from the creation of the newsletter's previous issue that
-/// went or may go out (skipped, missed and cancelled ones do not count), or
-/// from the newsletter's creation for its first issue.
-async fn window_start(
-    mut issues: crate::store::issues::Issues<'_>,
-    newsletter: &Newsletter,
-    exclude_issue: i64,
-) -> Result<i64, StoreError> {
-    let previous = issues
-        .last_counted_created_at(newsletter.id, exclude_issue)
-        .await?;
-    Ok(previous.unwrap_or(newsletter.created_at))
+/// The issue a window is computed for.
+pub struct Building {
+    /// Left out of "the previous issue" (0 for one not built yet).
+    pub issue_id: i64,
+    /// The schedule slot it is for; `None` for one built by hand.
+    pub slot: Option<i64>,
+    pub now: i64,
+    /// `scheduling.first_issue_window`.
+    pub first_window: Duration,
 }
 
-/// What an issue built now would carry, without building it (dry runs).
+/// Where an issue's stories start: at the creation of the newsletter's
+/// previous issue that went or may go out (skipped, missed and cancelled
+/// ones do not count). A first issue covers the schedule's previous
+/// period, from the slot before its own, as RSS-to-email tools do: stories
+/// the site published before the newsletter existed qualify, so the first
+/// slot is not skipped for want of them. Built by hand or without a
+/// schedule, it covers `first_window` back from now. Either way it reaches
+/// back at least to the newsletter's creation.
+pub async fn window_start(
+    mut issues: crate::store::issues::Issues<'_>,
+    newsletter: &Newsletter,
+    building: &Building,
+) -> Result<i64, StoreError> {
+    if let Some(previous) = issues
+        .last_counted_created_at(newsletter.id, building.issue_id)
+        .await?
+    {
+        return Ok(previous);
+    }
+    let window_ms = i64::try_from(building.first_window.as_millis()).unwrap_or(i64::MAX);
+    let fallback = building.now.saturating_sub(window_ms);
+    let schedule = newsletter
+        .schedule
+        .as_deref()
+        .and_then(|cron| Schedule::parse(cron, &newsletter.timezone).ok());
+    let previous_slot = match (building.slot, schedule) {
+        (Some(slot), Some(schedule)) => DateTime::<Utc>::from_timestamp_millis(slot)
+            .and_then(|slot| schedule.previous_before(slot))
+            .map(|previous| previous.timestamp_millis()),
+        _ => None,
+    };
+    // Stories published since the newsletter was created count too (it
+    // may have been set up long before its first slot went out).
+    Ok(previous_slot.unwrap_or(fallback).min(newsletter.created_at))
+}
+
+/// Where a built issue's window started: computed as when it was built.
+pub async fn draft_window_start(
+    store: &Store,
+    newsletter: &Newsletter,
+    issue: &Issue,
+    first_window: Duration,
+) -> Result<i64, StoreError> {
+    let building = Building {
+        issue_id: issue.id,
+        slot: issue.slot_at,
+        now: issue.created_at,
+        first_window,
+    };
+    window_start(store.issues(), newsletter, &building).await
+}
+
+/// What an issue built now would carry, without building it (dry runs),
+/// and where its window starts.
 pub async fn candidate_stories(
     store: &Store,
     newsletter: &Newsletter,
-) -> Result<Vec<Story>, IssueError> {
-    let since = window_start(store.issues(), newsletter, 0).await?;
-    Ok(select_stories(store.stories(), newsletter, since, now_ms()).await?)
+    first_window: Duration,
+) -> Result<(Vec<Story>, i64), IssueError> {
+    let now = now_ms();
+    let building = Building {
+        issue_id: 0,
+        slot: None,
+        now,
+        first_window,
+    };
+    let since = window_start(store.issues(), newsletter, &building).await?;
+    let stories = select_stories(store.stories(), newsletter, since, now).await?;
+    Ok((stories, since))
 }
 
 /// The selection itself (see `store::stories::Stories::selectable`): at

@@ -2,7 +2,9 @@
 
 use clap::Subcommand;
 
-use super::build::{BuildOutcome, build_issue, candidate_stories};
+use std::time::Duration;
+
+use super::build::{BuildOutcome, build_issue, candidate_stories, draft_window_start};
 use super::render::{self, GMAIL_CLIP_BYTES};
 use super::send::send_issue;
 use super::{Issue, IssueError};
@@ -34,7 +36,7 @@ pub enum DigestCommand {
 pub async fn run(store: &Store, settings: &Settings, command: DigestCommand) -> anyhow::Result<()> {
     match command {
         DigestCommand::Preview { slug, text } => preview(store, settings, &slug, text).await,
-        DigestCommand::Send { slug, dry_run } => send(store, &slug, dry_run).await,
+        DigestCommand::Send { slug, dry_run } => send(store, settings, &slug, dry_run).await,
     }
 }
 
@@ -50,16 +52,22 @@ async fn newsletter(store: &Store, slug: &str) -> anyhow::Result<Newsletter> {
 async fn current_or_new_draft(
     store: &Store,
     newsletter: &Newsletter,
+    first_window: Duration,
 ) -> Result<Option<Issue>, IssueError> {
     if let Some(draft) = store.issues().current_draft(newsletter.id).await? {
         return Ok(Some(draft));
     }
     // Building a skipped issue just to preview it would leave a trace for
     // nothing: look first.
-    if newsletter.skip_when_empty && candidate_stories(store, newsletter).await?.is_empty() {
+    if newsletter.skip_when_empty
+        && candidate_stories(store, newsletter, first_window)
+            .await?
+            .0
+            .is_empty()
+    {
         return Ok(None);
     }
-    match build_issue(store, newsletter, None).await? {
+    match build_issue(store, newsletter, None, first_window).await? {
         BuildOutcome::Built(issue) => Ok(Some(issue)),
         BuildOutcome::Skipped(_) | BuildOutcome::AlreadyExists(_) => Ok(None),
     }
@@ -67,7 +75,9 @@ async fn current_or_new_draft(
 
 async fn preview(store: &Store, settings: &Settings, slug: &str, text: bool) -> anyhow::Result<()> {
     let newsletter = newsletter(store, slug).await?;
-    let Some(draft) = current_or_new_draft(store, &newsletter).await? else {
+    let Some(draft) =
+        current_or_new_draft(store, &newsletter, settings.scheduling.first_issue_window).await?
+    else {
         anyhow::bail!("{slug}: no new stories since the previous issue, nothing to preview");
     };
     let content = store
@@ -103,37 +113,47 @@ async fn preview(store: &Store, settings: &Settings, slug: &str, text: bool) -> 
     Ok(())
 }
 
-async fn send(store: &Store, slug: &str, dry_run: bool) -> anyhow::Result<()> {
+async fn send(store: &Store, settings: &Settings, slug: &str, dry_run: bool) -> anyhow::Result<()> {
     let newsletter = newsletter(store, slug).await?;
+    let first_window = settings.scheduling.first_issue_window;
     let recipients = store.issues().count_recipients(newsletter.id).await?;
     if dry_run {
-        let (label, subject, stories) = match store.issues().current_draft(newsletter.id).await? {
-            Some(draft) => (
-                format!("draft issue {}", draft.id),
-                draft.subject.clone(),
-                store.stories().of_issue(draft.id).await?,
-            ),
-            None => {
-                let stories = candidate_stories(store, &newsletter).await?;
-                let subject = stories
-                    .first()
-                    .map(|s| s.title.clone())
-                    .unwrap_or_else(|| newsletter.name.clone());
-                ("a new issue".to_string(), subject, stories)
-            }
-        };
+        let (label, subject, stories, since) =
+            match store.issues().current_draft(newsletter.id).await? {
+                Some(draft) => {
+                    let since =
+                        draft_window_start(store, &newsletter, &draft, first_window).await?;
+                    (
+                        format!("draft issue {}", draft.id),
+                        draft.subject.clone(),
+                        store.stories().of_issue(draft.id).await?,
+                        since,
+                    )
+                }
+                None => {
+                    let (stories, since) =
+                        candidate_stories(store, &newsletter, first_window).await?;
+                    let subject = stories
+                        .first()
+                        .map(|s| s.title.clone())
+                        .unwrap_or_else(|| newsletter.name.clone());
+                    ("a new issue".to_string(), subject, stories, since)
+                }
+            };
+        let since = crate::console::format_ms(since);
         if stories.is_empty() && newsletter.skip_when_empty {
-            println!("dry run: nothing would go: no new stories since the previous issue");
+            println!("dry run: nothing would go: no new stories published since {since}");
             return Ok(());
         }
         println!("dry run: {label} would go to {recipients} subscribers");
         println!("subject: {subject}");
+        println!("stories published since {since}");
         for (index, story) in stories.iter().enumerate() {
             println!("{:>3}. {}  <{}>", index + 1, story.title, story.url);
         }
         return Ok(());
     }
-    let Some(draft) = current_or_new_draft(store, &newsletter).await? else {
+    let Some(draft) = current_or_new_draft(store, &newsletter, first_window).await? else {
         println!("{slug}: no new stories since the previous issue, nothing sent");
         return Ok(());
     };

@@ -74,6 +74,32 @@ impl Schedule {
         None
     }
 
+    /// The last slot strictly before `before`, or None for a schedule that
+    /// never fired in the searched years.
+    pub fn previous_before(&self, before: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local_end = before.with_timezone(&self.tz).date_naive();
+        // Start a day late: a slot of tomorrow's local date can lie behind
+        // in UTC around a DST change.
+        let last_day = local_end.succ_opt().unwrap_or(local_end);
+        for offset in 0..SEARCH_DAYS {
+            let day = last_day.checked_sub_signed(Duration::days(offset))?;
+            if !self.expr.matches_day(day) {
+                continue;
+            }
+            let latest = self
+                .expr
+                .hours()
+                .flat_map(|hour| self.expr.minutes().map(move |minute| (hour, minute)))
+                .filter_map(|(hour, minute)| self.resolve(day.and_hms_opt(hour, minute, 0)?))
+                .filter(|slot| *slot < before)
+                .max();
+            if latest.is_some() {
+                return latest;
+            }
+        }
+        None
+    }
+
     /// The next `n` slots after `after`.
     pub fn next_runs(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
         let mut runs = Vec::with_capacity(n);
@@ -175,6 +201,31 @@ mod tests {
                 utc("2026-12-18T07:00:00Z")
             ]
         );
+    }
+
+    #[test]
+    fn the_slot_before_is_the_previous_period() {
+        let s = Schedule::parse("0 7 * * FRI", "Africa/Bamako").unwrap();
+        assert_eq!(
+            s.previous_before(utc("2026-12-04T07:00:00Z")),
+            Some(utc("2026-11-27T07:00:00Z"))
+        );
+        assert_eq!(
+            s.previous_before(utc("2026-12-04T07:00:01Z")),
+            Some(utc("2026-12-04T07:00:00Z"))
+        );
+        let paris = Schedule::parse("0 7,19 * * *", "Europe/Paris").unwrap();
+        // 29 March 2026, clocks forward: 07:00 is then 05:00 UTC
+        assert_eq!(
+            paris.previous_before(utc("2026-03-29T12:00:00Z")),
+            Some(utc("2026-03-29T05:00:00Z"))
+        );
+        assert_eq!(
+            paris.previous_before(utc("2026-03-29T05:00:00Z")),
+            Some(utc("2026-03-28T18:00:00Z"))
+        );
+        let never = Schedule::parse("0 0 30 2 *", "UTC").unwrap();
+        assert_eq!(never.previous_before(utc("2026-03-29T05:00:00Z")), None);
     }
 
     #[test]

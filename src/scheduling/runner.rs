@@ -251,20 +251,26 @@ impl Scheduler {
         newsletter: &Newsletter,
         slot: DateTime<Utc>,
     ) -> Result<SlotOutcome, SchedulingError> {
-        let outcome =
-            match build_issue(&self.store, newsletter, Some(slot.timestamp_millis())).await? {
-                BuildOutcome::AlreadyExists(id) => return Ok(SlotOutcome::AlreadyTaken(id)),
-                BuildOutcome::Skipped(issue) => SlotOutcome::Skipped(issue.id),
-                BuildOutcome::Built(issue) if newsletter.review_before_send => {
-                    self.notify_editors(newsletter, issue.id, &issue.subject)
-                        .await?;
-                    SlotOutcome::Draft(issue.id)
-                }
-                BuildOutcome::Built(issue) => {
-                    send_issue(&self.store, &self.waker, issue.id).await?;
-                    SlotOutcome::Sent(issue.id)
-                }
-            };
+        let outcome = match build_issue(
+            &self.store,
+            newsletter,
+            Some(slot.timestamp_millis()),
+            self.settings.scheduling.first_issue_window,
+        )
+        .await?
+        {
+            BuildOutcome::AlreadyExists(id) => return Ok(SlotOutcome::AlreadyTaken(id)),
+            BuildOutcome::Skipped(issue) => SlotOutcome::Skipped(issue.id),
+            BuildOutcome::Built(issue) if newsletter.review_before_send => {
+                self.notify_editors(newsletter, issue.id, &issue.subject)
+                    .await?;
+                SlotOutcome::Draft(issue.id)
+            }
+            BuildOutcome::Built(issue) => {
+                send_issue(&self.store, &self.waker, issue.id).await?;
+                SlotOutcome::Sent(issue.id)
+            }
+        };
         tracing::info!(newsletter = %newsletter.slug, %slot, ?outcome, "schedule slot fired");
         Ok(outcome)
     }

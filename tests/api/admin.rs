@@ -29,6 +29,7 @@ const GET_ROUTES: &[&str] = &[
     "/admin/issues/1/preview.html",
     "/admin/issues/1/progress",
     "/admin/issues/1/sending",
+    "/admin/issues/1/send",
     "/admin/subscribers",
     "/admin/subscribers.csv",
     "/admin/subscribers/1",
@@ -716,6 +717,20 @@ async fn editor_schedules_builds_edits_previews_tests_and_sends(backend: Backend
     let mail = smtp.wait_for(1, Duration::from_secs(15)).await.remove(0);
     assert_eq!(mail.to, vec!["editor@example.org".to_string()]);
 
+    // "Send now" asks first, naming how many will receive it.
+    let draft_page = app.get(&issue_path).await.text().await.unwrap();
+    assert!(
+        draft_page.contains(&format!("href=\"{issue_path}/send\"")),
+        "{draft_page}"
+    );
+    let confirm = app
+        .get(&format!("{issue_path}/send"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(confirm.contains("id=\"recipients\">1<"), "{confirm}");
+    assert!(confirm.contains(&format!("action=\"{issue_path}/send\"")));
     let sent = app
         .admin_post(&format!("{issue_path}/send"), &[("csrf", &csrf)])
         .await;

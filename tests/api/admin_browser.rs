@@ -199,6 +199,12 @@ async fn editor_flow(app: &TestApp, c: &Client, smtp: &SmtpServer) -> Result<(),
     c.goto(&issue_url)
         .await
         .map_err(failed("back to the issue"))?;
+    // "Send now" asks first, naming how many will receive it.
+    click(c, &format!("a[href='{issue_path}/send']")).await?;
+    let recipients = wait_for(c, "#recipients").await?;
+    if recipients != "1" {
+        return Err(format!("the confirmation names {recipients:?} recipients"));
+    }
     click(c, &format!("form[action='{issue_path}/send'] button")).await?;
     wait_for(c, "#progress").await?;
     let deadline = Instant::now() + WAIT;

@@ -177,6 +177,15 @@ async fn digest_preview_and_dry_run_show_what_would_go(backend: Backend) {
     let stdout = text(&dry.stdout);
     assert!(stdout.contains("would go to 1 subscribers"), "{stdout}");
     assert!(stdout.contains("Terminal story <b>one</b>"), "{stdout}");
+    // A first issue without a schedule covers scheduling.first_issue_window.
+    let week_ago = chrono::Utc::now() - chrono::Duration::days(7);
+    assert!(
+        stdout.contains(&format!(
+            "stories published since {}",
+            week_ago.format("%Y-%m-%d")
+        )),
+        "{stdout}"
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM issues").await,
         0,

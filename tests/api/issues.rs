@@ -40,11 +40,16 @@ async fn issue_takes_new_stories_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let editor = app.editor().await;
     editor.newsletter("n", json!({})).await;
-    let before_newsletter = editor.story("a", "Before the newsletter", 120, &[]).await;
+    // A first issue covers scheduling.first_issue_window (7 days): a story
+    // of two hours ago is in, one of eight days ago is not.
+    let before_newsletter = editor
+        .story("a", "Before the window", 8 * 24 * 60, &[])
+        .await;
+    let earlier = editor.story("a2", "Earlier today", 120, &[]).await;
     let b = editor.story("b", "Story B", 30, &[]).await;
     let first = build(&editor, "n").await;
     assert_eq!(first["status"], "draft");
-    assert_eq!(story_ids(&first), [b]);
+    assert_eq!(story_ids(&first), [b, earlier]);
     assert_eq!(
         first["subject"], "Story B",
         "default subject: the top story"
@@ -123,15 +128,25 @@ async fn a_slot_is_built_once(backend: Backend) {
         .unwrap()
         .unwrap();
     let slot = chrono::Utc::now().timestamp_millis() - 1000;
-    let first = build_issue(&app.store, &newsletter, Some(slot))
-        .await
-        .unwrap();
+    let first = build_issue(
+        &app.store,
+        &newsletter,
+        Some(slot),
+        app.settings.scheduling.first_issue_window,
+    )
+    .await
+    .unwrap();
     let BuildOutcome::Built(issue) = first else {
         panic!("expected a draft, got {first:?}");
     };
-    let again = build_issue(&app.store, &newsletter, Some(slot))
-        .await
-        .unwrap();
+    let again = build_issue(
+        &app.store,
+        &newsletter,
+        Some(slot),
+        app.settings.scheduling.first_issue_window,
+    )
+    .await
+    .unwrap();
     assert_eq!(again, BuildOutcome::AlreadyExists(issue.id));
     assert_eq!(app.count("SELECT COUNT(*) FROM issues").await, 1);
     app.stop().await;

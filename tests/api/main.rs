@@ -18,6 +18,7 @@ mod cli;
 mod delivery;
 mod dmarc;
 mod feeds;
+mod first_issue;
 mod foundation;
 mod hostile;
 mod imports;

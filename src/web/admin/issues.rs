@@ -14,9 +14,10 @@ use super::auth::{Editor, see_other};
 use super::csrf::{self, Checked, NoFields};
 use super::error::AdminError;
 use super::layout::{opt_when, page, when};
+use crate::issues::build::draft_window_start;
 use crate::issues::edit::{DraftEdit, edit_draft};
 use crate::issues::render::{self, GMAIL_CLIP_BYTES};
-use crate::issues::send::{TestSendContext, cancel_issue, send_issue, send_test};
+use crate::issues::send::{TestSendContext, cancel_issue, send_test};
 use crate::issues::{Issue, IssueError, IssueStatus, timing};
 use crate::web::AppState;
 
@@ -87,12 +88,19 @@ pub async fn show(
     let events = state.store.mail_events().counts_of_issue(issue.id).await?;
     let base = format!("/admin/issues/{}", issue.id);
     let draft = issue.status == IssueStatus::Draft;
-    let timezone = state
+    let newsletter = state
         .store
         .newsletters()
         .by_id(issue.newsletter_id)
         .await?
-        .map_or_else(|| "UTC".to_string(), |n| n.timezone);
+        .ok_or(AdminError::NotFound)?;
+    let timezone = newsletter.timezone.clone();
+    let since = if draft {
+        let window = state.settings.scheduling.first_issue_window;
+        Some(draft_window_start(&state.store, &newsletter, &issue, window).await?)
+    } else {
+        None
+    };
     let body = html! {
         p { "Status: " strong { (issue.status) } " · " (counts.sent) " sent, " (counts.failed) " failed, " (counts.pending + counts.sending) " pending"
             " · " (events.hard_bounces) " bounced, " (events.complaints) " complaints" }
@@ -106,10 +114,7 @@ pub async fn show(
                 button type="submit" class="secondary" { "Send a test to " (editor.user.email) }
             }
             @if draft {
-                form method="post" action={(base) "/send"} class="inline" {
-                    (csrf::field(&editor.csrf))
-                    button type="submit" { "Send now" }
-                }
+                a href={(base) "/send"} class="button" { "Send now…" }
             }
             @if draft || issue.status == IssueStatus::Sending {
                 form method="post" action={(base) "/cancel"} class="inline" {
@@ -118,7 +123,12 @@ pub async fn show(
                 }
             }
         }
-        @if draft {
+        @if let Some(since) = since {
+            p class="muted" id="window" {
+                "Stories published from " (when(since)) " to " (when(issue.created_at))
+                @if issue.slot_at.is_some() { ", for the slot of " (opt_when(issue.slot_at)) }
+                "."
+            }
             (schedule_form(&editor, &issue, &base, &timezone))
         }
         @if let Some(note) = issue.skip_reason.as_ref().filter(|_| draft) {
@@ -335,16 +345,6 @@ pub async fn test_send(
         p { a href={"/admin/issues/" (id)} { "Back to the issue" } }
     };
     Ok(page(&editor, SECTION, "Test sent", body))
-}
-
-pub async fn send(
-    _editor: Editor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    _form: Checked<NoFields>,
-) -> Result<HttpResponse, AdminError> {
-    send_issue(&state.store, &state.mail_waker, *id).await?;
-    Ok(see_other(&format!("/admin/issues/{id}/sending")))
 }
 
 pub async fn cancel(

@@ -16,6 +16,7 @@ pub mod dns_records;
 pub mod error;
 pub mod imports;
 pub mod issue_progress;
+pub mod issue_send;
 pub mod issues;
 pub mod layout;
 pub mod newsletters;
@@ -77,7 +78,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::get().to(issues::preview_html),
             )
             .route("/issues/{id}/test", web::post().to(issues::test_send))
-            .route("/issues/{id}/send", web::post().to(issues::send))
+            .route("/issues/{id}/send", web::get().to(issue_send::confirm))
+            .route("/issues/{id}/send", web::post().to(issue_send::send))
             .route("/issues/{id}/schedule", web::post().to(issues::schedule))
             .route("/issues/{id}/cancel", web::post().to(issues::cancel))
             .route(

@@ -373,7 +373,14 @@ pub async fn build_now(
     _form: Checked<NoFields>,
 ) -> Result<HttpResponse, AdminError> {
     let newsletter = find_newsletter(&state.store, &slug).await?;
-    let id = match build_issue(&state.store, &newsletter, None).await? {
+    let id = match build_issue(
+        &state.store,
+        &newsletter,
+        None,
+        state.settings.scheduling.first_issue_window,
+    )
+    .await?
+    {
         BuildOutcome::Built(issue) | BuildOutcome::Skipped(issue) => issue.id,
         BuildOutcome::AlreadyExists(id) => id,
     };

@@ -210,7 +210,14 @@ async fn build_now(
         None => None,
     };
     let newsletter = find_newsletter(&state.store, &slug).await?;
-    let issue = match build_issue(&state.store, &newsletter, None).await? {
+    let issue = match build_issue(
+        &state.store,
+        &newsletter,
+        None,
+        state.settings.scheduling.first_issue_window,
+    )
+    .await?
+    {
         BuildOutcome::Built(issue) if request.send => {
             send_issue(&state.store, &state.mail_waker, issue.id).await?
         }
