@@ -48,6 +48,7 @@ const GET_ROUTES: &[&str] = &[
 
 const POST_ROUTES: &[&str] = &[
     "/admin/logout",
+    "/admin/feeds",
     "/admin/settings/dns-check",
     "/admin/account/password",
     "/admin/account/sessions",

@@ -21,7 +21,7 @@ use crate::admin::PASSWORD;
 use crate::helpers::{Backend, TestApp, spawn_app};
 
 /// Serves one RSS document at any path, for as long as the test runs.
-async fn serve_feed(rss: String) -> String {
+pub(crate) async fn serve_feed(rss: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/feed.xml", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -50,7 +50,7 @@ async fn serve_feed(rss: String) -> String {
 }
 
 /// An RSS feed of `(slug, title, published)` items.
-fn rss(items: &[(&str, &str, DateTime<Utc>)]) -> String {
+pub(crate) fn rss(items: &[(&str, &str, DateTime<Utc>)]) -> String {
     let items: String = items
         .iter()
         .map(|(slug, title, at)| {

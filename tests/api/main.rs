@@ -9,6 +9,7 @@ mod smtp_server;
 
 mod admin;
 mod admin_browser;
+mod admin_empty_states;
 mod admin_search;
 mod admin_users_stories;
 mod archive;

@@ -61,6 +61,18 @@ pub async fn list(editor: Editor, state: web::Data<AppState>) -> Result<HttpResp
                 }
             }
         }
+        @if newsletters.is_empty() {
+            p class="muted" id="no-issues" {
+                "No newsletter yet: " a href="/admin/newsletters/new" { "create one" } " first."
+            }
+        } @else if issues.is_empty() {
+            p class="muted" id="no-issues" {
+                "No issue yet. An issue is built from the stories published since the previous one: "
+                a href="/admin/stories#feeds" { "add the site's feed" } " or "
+                a href="/admin/stories#add-story" { "a story" } ", then build one with the button above, or "
+                a href="/admin/newsletters" { "give the newsletter a schedule" } " and it is built at each slot."
+            }
+        }
         table {
             tr { th { "Issue" } th { "Newsletter" } th { "Status" } th { "Created" } th { "Sent" } }
             @for (issue, slug) in &issues {

@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod dmarc;
 pub mod dns_records;
 pub mod error;
+pub mod feeds;
 pub mod imports;
 pub mod issue_progress;
 pub mod issue_send;
@@ -62,6 +63,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/stories", web::get().to(stories::list))
             .route("/stories", web::post().to(stories::add))
+            .route("/feeds", web::post().to(feeds::add))
             .route("/stories/{id}", web::get().to(stories::edit_form))
             .route("/stories/{id}", web::post().to(stories::edit))
             .route("/stories/{id}/hide", web::post().to(stories::toggle_hidden))

@@ -49,6 +49,12 @@ pub async fn list(editor: Editor, state: web::Data<AppState>) -> Result<HttpResp
     let now = Utc::now();
     let body = html! {
         p { a href="/admin/newsletters/new" { "New newsletter" } }
+        @if newsletters.is_empty() {
+            p class="muted" id="no-newsletters" {
+                "No newsletter yet. " a href="/admin/newsletters/new" { "Create one" }
+                ": visitors choose among them on the signup form."
+            }
+        }
         table {
             tr { th { "Name" } th { "Slug" } th { "Schedule" } th { "Next send" } th { "State" } }
             @for n in &newsletters {

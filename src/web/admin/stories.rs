@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::auth::{Editor, see_other};
 use super::csrf::{self, Checked, NoFields};
 use super::error::AdminError;
-use super::layout::{opt_when, page, when};
+use super::layout::{page, when};
 use crate::stories::{NewStory, StoryInput};
 use crate::web::AppState;
 
@@ -55,23 +55,18 @@ pub async fn list(
                 }
             }
         }
-        @if stories.is_empty() { p class="muted" { "No stories yet." } }
-        h2 { "Feeds" }
-        @if feeds.is_empty() {
-            p class="muted" { "No feeds. Add one with " code { "gazette feed add URL" } "." }
-        } @else {
-            table {
-                tr { th { "Feed" } th { "Last poll" } th { "Last error" } }
-                @for feed in &feeds {
-                    tr {
-                        td { (feed.title.as_deref().unwrap_or(&feed.url)) br; span class="muted" { (feed.url) } @if !feed.active { " (inactive)" } }
-                        td { (opt_when(feed.last_polled_at)) }
-                        td { (feed.last_error.as_deref().unwrap_or("")) }
-                    }
+        @if stories.is_empty() {
+            p class="muted" id="no-stories" {
+                @if query.q.trim().is_empty() {
+                    "No stories yet. " a href="#feeds" { "Add the site's feed" }
+                    " to bring them in, or " a href="#add-story" { "add one by hand" } "."
+                } @else {
+                    "No story matches."
                 }
             }
         }
-        h2 { "Add a story" }
+        (super::feeds::section(&editor, &feeds))
+        h2 id="add-story" { "Add a story" }
         form method="post" action="/admin/stories" class="stack" {
             (csrf::field(&editor.csrf))
             label { "URL" input type="url" name="url" required; }

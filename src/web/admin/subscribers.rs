@@ -126,7 +126,18 @@ pub async fn list(
                 }
             }
         }
-        @if shown.is_empty() && next_url.is_none() { p class="muted" { "Nobody matches." } }
+        @if shown.is_empty() && next_url.is_none() {
+            p class="muted" id="no-subscribers" {
+                @if query.q.trim().is_empty() && filter.status.is_none() && filter.newsletter_id.is_none() {
+                    "No subscribers yet. Visitors sign up at "
+                    a href="/subscribe" { "the signup form" }
+                    " (link it from the site, or embed it: see the README), or "
+                    a href="/admin/subscribers/import" { "import a list" } " of people who asked for it."
+                } @else {
+                    "Nobody matches."
+                }
+            }
+        }
         @if !full && next_url.is_some() {
             p class="muted" {
                 "A fragment this short is searched "
