@@ -7,11 +7,13 @@
 pub mod cli;
 pub mod cron;
 mod input;
+pub mod listing;
 pub mod schedule;
 pub mod settings;
 
 pub use crate::store::newsletters::{NewNewsletter, Newsletter};
 pub use input::NewsletterInput;
+pub use listing::NewsletterListing;
 pub use schedule::{Schedule, ScheduleError};
 pub use settings::{InvalidSettings, NewsletterSettings};
 

@@ -131,6 +131,7 @@ impl Application {
             mail_waker,
             signups,
             scheduler: scheduler.clone(),
+            newsletter_listing: crate::newsletters::NewsletterListing::new(store.clone()),
             session_key: web::admin::session::session_key(&secret),
             previous_session_keys: Arc::new(
                 previous_secrets

@@ -45,6 +45,8 @@ pub struct AppState {
     pub signups: crate::subscriptions::signup::SignupQueue,
     /// Told when a schedule changes, so the next wake-up is recomputed.
     pub scheduler: crate::scheduling::Scheduler,
+    /// The newsletters the signup form offers, kept in memory.
+    pub newsletter_listing: crate::newsletters::NewsletterListing,
     /// Encrypts and signs the admin session cookie; derived from the
     /// server secret, so every instance reads every session.
     pub session_key: actix_web::cookie::Key,
@@ -68,6 +70,15 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Applies the bounces and complaints the providers' webhooks report.
     pub bounces: crate::bounces::Processor,
+}
+
+impl AppState {
+    /// A newsletter was created or changed here: the scheduler recomputes
+    /// its next wake-up and the signup form reads the list again.
+    pub fn newsletters_changed(&self) {
+        self.scheduler.schedules_changed();
+        self.newsletter_listing.changed();
+    }
 }
 
 /// Every route Gazette serves, in one list.

@@ -163,7 +163,50 @@ async fn editor_api_requires_a_valid_token(backend: Backend) {
     app.stop().await;
 }
 
+/// The signup form keeps the newsletter list in memory: a change made
+/// through this instance shows at once, one made elsewhere (another
+/// instance, written straight to the database here) within the refresh.
+async fn the_form_shows_newsletter_changes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let editor = app.editor().await;
+    editor
+        .newsletter("first", json!({"name": "First Letter"}))
+        .await;
+    let form = app.get("/subscribe").await.text().await.unwrap();
+    assert!(form.contains("First Letter"), "{form}");
+
+    editor
+        .newsletter("second", json!({"name": "Second Letter"}))
+        .await;
+    let form = app.get("/subscribe").await.text().await.unwrap();
+    assert!(
+        form.contains("Second Letter"),
+        "a change here shows at once"
+    );
+
+    sqlx::query("UPDATE newsletters SET name = 'Renamed Elsewhere' WHERE slug = 'first'")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now()
+        + gazette::newsletters::listing::REFRESH
+        + std::time::Duration::from_secs(5);
+    loop {
+        let form = app.get("/subscribe").await.text().await.unwrap();
+        if form.contains("Renamed Elsewhere") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a change elsewhere never showed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    app.stop().await;
+}
+
 crate::both_databases!(
+    the_form_shows_newsletter_changes,
     newsletter_crud_round_trips,
     invalid_newsletters_are_refused_and_nothing_is_stored,
     duplicate_slug_is_a_conflict,

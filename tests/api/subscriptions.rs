@@ -928,18 +928,14 @@ async fn subscribe_form_is_accessible_and_localised(backend: Backend) {
         "one newsletter: no choice to make"
     );
 
-    app.store
-        .newsletters()
-        .create(
-            &gazette::newsletters::NewNewsletter {
-                slug: "matin",
-                name: "Le Matin",
-                locale: "fr",
-            },
-            gazette::store::now_ms(),
-        )
+    // Through the API, as editors do: the form's list is read again at once.
+    app.editor()
         .await
-        .unwrap();
+        .newsletter(
+            "matin",
+            serde_json::json!({"name": "Le Matin", "locale": "fr"}),
+        )
+        .await;
     let html = body_text(app.get("/subscribe?newsletter=matin").await).await;
     assert!(html.contains(r#"<html lang="fr">"#), "{html}");
     assert!(html.contains("Adresse e-mail"), "{html}");

@@ -216,7 +216,7 @@ pub async fn create(
     };
     match result {
         Ok(newsletter) => {
-            state.scheduler.schedules_changed();
+            state.newsletters_changed();
             Ok(see_other(&format!(
                 "/admin/newsletters/{}",
                 newsletter.slug
@@ -335,7 +335,7 @@ pub async fn update(
     };
     match result {
         Ok(newsletter) => {
-            state.scheduler.schedules_changed();
+            state.newsletters_changed();
             Ok(see_other(&format!(
                 "/admin/newsletters/{}",
                 newsletter.slug
@@ -366,7 +366,7 @@ pub async fn toggle_pause(
         ..NewsletterInput::default()
     };
     update_newsletter(&state.store, &slug, input).await?;
-    state.scheduler.schedules_changed();
+    state.newsletters_changed();
     Ok(see_other(&format!("/admin/newsletters/{slug}")))
 }
 

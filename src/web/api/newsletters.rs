@@ -72,7 +72,7 @@ async fn create(
     input: JsonObject<NewsletterInput>,
 ) -> Result<HttpResponse, ApiError> {
     let newsletter = create_newsletter(&state.store, input.into_inner()).await?;
-    state.scheduler.schedules_changed();
+    state.newsletters_changed();
     Ok(HttpResponse::Created().json(detailed(&newsletter)))
 }
 
@@ -141,7 +141,7 @@ async fn update(
     input: JsonObject<NewsletterInput>,
 ) -> Result<HttpResponse, ApiError> {
     let newsletter = update_newsletter(&state.store, &slug, input.into_inner()).await?;
-    state.scheduler.schedules_changed();
+    state.newsletters_changed();
     Ok(HttpResponse::Ok().json(detailed(&newsletter)))
 }
 
@@ -224,7 +224,7 @@ async fn build_now(
         BuildOutcome::Built(issue) if send_at.is_some() => {
             let issue =
                 timing::schedule_send(&state.store, issue.id, send_at, chrono::Utc::now()).await?;
-            state.scheduler.schedules_changed();
+            state.newsletters_changed();
             issue
         }
         BuildOutcome::Built(issue) | BuildOutcome::Skipped(issue) => issue,

@@ -60,7 +60,7 @@ impl FormErrors {
 }
 
 pub async fn form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let Ok(newsletters) = state.store.newsletters().all().await else {
+    let Ok(newsletters) = state.newsletter_listing.all().await else {
         return unavailable(&state, Locale::En);
     };
     let chosen: Vec<String> = query_param(&req, "newsletter").into_iter().collect();
@@ -101,7 +101,7 @@ pub async fn submit(
             .map(|(_, v)| v.clone())
             .collect(),
     };
-    let Ok(newsletters) = state.store.newsletters().all().await else {
+    let Ok(newsletters) = state.newsletter_listing.all().await else {
         return unavailable(&state, Locale::En);
     };
     let locale = page_locale(&newsletters, &values.newsletters);
