@@ -63,6 +63,8 @@ pub struct FooterWords {
 pub struct ConfirmationWords {
     /// `{site}`.
     pub subject: String,
+    /// The subject of the one reminder to an unconfirmed signup; `{site}`.
+    pub reminder_subject: String,
     /// `{newsletters}`, `{site}`.
     pub preheader: String,
     /// The heading of the email.
@@ -270,6 +272,7 @@ const PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("common.greeting_named", &["name"]),
     ("footer.reason", &["newsletter", "site"]),
     ("confirmation.subject", &["site"]),
+    ("confirmation.reminder_subject", &["site"]),
     ("confirmation.preheader", &["newsletters", "site"]),
     ("confirmation.body", &["newsletters", "site"]),
     ("confirmation.body_generic", &["site"]),

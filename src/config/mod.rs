@@ -13,6 +13,7 @@ use serde::Deserialize;
 mod bounce;
 mod mail;
 mod server;
+mod subscriptions;
 
 pub use bounce::{
     BounceSettings, ImapSettings, ImapTls, MailgunWebhook, PostmarkWebhook, SendgridWebhook,
@@ -20,6 +21,7 @@ pub use bounce::{
 };
 pub use mail::{DkimSettings, MailFrom, MailSettings, MailTransportKind, SmtpSettings, SmtpTls};
 pub use server::{MIN_SECRET_KEY_BYTES, MetricsSettings, ServerSettings};
+pub use subscriptions::SubscriptionSettings;
 
 /// The defaults compiled into the binary, so Gazette starts even without a
 /// `config/` folder. `config/default.toml` repeats them with comments.
@@ -50,6 +52,8 @@ pub struct Settings {
     pub feeds: FeedSettings,
     #[serde(default)]
     pub dns: DnsSettings,
+    #[serde(default)]
+    pub subscriptions: SubscriptionSettings,
 }
 
 /// `[dns]`: where the DNS check of the sending records asks.

@@ -220,6 +220,12 @@ impl Application {
             bounce_settings.keep_days,
             shutdown.clone(),
         ));
+        let signup_reminders = tokio::spawn(crate::subscriptions::reminders::run(
+            store.clone(),
+            delivery_state.settings.subscriptions.clone(),
+            delivery_state.mail_waker.clone(),
+            shutdown.clone(),
+        ));
         let (bounce_address, bounce_worker) = match bounce_listener {
             Some(listener) => {
                 let (address, worker) = bounce_server(
@@ -252,14 +258,20 @@ impl Application {
             server,
             store,
             shutdown,
-            workers: [feed_poller, address_index, pruner, event_pruner]
-                .into_iter()
-                .chain(bounce_worker)
-                .chain(mailbox_poller)
-                .chain(delivery_workers)
-                .chain(scheduler_loop)
-                .chain(metrics_worker)
-                .collect(),
+            workers: [
+                feed_poller,
+                address_index,
+                pruner,
+                event_pruner,
+                signup_reminders,
+            ]
+            .into_iter()
+            .chain(bounce_worker)
+            .chain(mailbox_poller)
+            .chain(delivery_workers)
+            .chain(scheduler_loop)
+            .chain(metrics_worker)
+            .collect(),
         })
     }
 

@@ -12,6 +12,7 @@ pub mod erased;
 pub mod export;
 pub mod import;
 pub mod manage;
+pub mod reminders;
 pub mod signup;
 pub mod token;
 

@@ -27,6 +27,7 @@ mod issues;
 mod login_limits;
 mod newsletters;
 mod openapi;
+mod reminders;
 mod scheduling;
 mod security;
 mod send_at;

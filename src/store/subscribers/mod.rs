@@ -18,6 +18,7 @@ use super::{Savepoint, Store, StoreError, WriteTx, now_ms};
 mod bounces;
 mod consent;
 mod counters;
+mod pending;
 pub mod search;
 mod subscriptions;
 mod tokens;
@@ -25,6 +26,7 @@ mod tokens;
 pub use consent::{ClientMeta, ConsentEvent, ConsentKind, ConsentSource};
 pub use counters::{DAY_MS, DailyCounter};
 pub(crate) use counters::{count_today_by, count_today_by_direct, counter_shard, today};
+pub use pending::DueReminder;
 pub use search::{Page, SubscriberFilter, SubscriberLine};
 pub use subscriptions::SubscriptionRow;
 pub use tokens::TokenRow;
@@ -125,10 +127,12 @@ pub struct Subscriber {
     /// When a complaint suppressed the address: no newsletter reaches it
     /// until a new signup of it is confirmed.
     pub suppressed_at: Option<i64>,
+    /// When the one reminder to confirm went out.
+    pub reminded_at: Option<i64>,
 }
 
 const SUBSCRIBER_COLUMNS: &str = "id, email, email_key, name, locale, status, paused, \
-     last_confirmation_sent_at, created_at, confirmed_at, suppressed_at";
+     last_confirmation_sent_at, created_at, confirmed_at, suppressed_at, reminded_at";
 
 impl Subscriber {
     fn from_row(row: &AnyRow) -> Result<Subscriber, sqlx::Error> {
@@ -147,6 +151,7 @@ impl Subscriber {
             created_at: row.try_get("created_at")?,
             confirmed_at: row.try_get("confirmed_at")?,
             suppressed_at: row.try_get("suppressed_at")?,
+            reminded_at: row.try_get("reminded_at")?,
         })
     }
 }

@@ -40,6 +40,10 @@ pub struct ConfirmationData {
     /// Whom the greeting is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The one reminder to a signup left unconfirmed: the same email under
+    /// a subject that says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reminder: bool,
 }
 
 impl ConfirmationData {
@@ -54,7 +58,14 @@ impl ConfirmationData {
             locale: locale.as_str().to_owned(),
             newsletters: newsletters.to_vec(),
             name: name.map(str::to_owned),
+            reminder: false,
         }
+    }
+
+    /// The same email as the reminder.
+    pub fn as_reminder(mut self) -> ConfirmationData {
+        self.reminder = true;
+        self
     }
 
     pub fn to_json(&self) -> String {
@@ -101,7 +112,7 @@ impl ConfirmationMails {
         let locale = data.locale.parse().unwrap_or(Locale::En);
         let confirm_url = format!("{}/confirm?token={}", self.base_url, data.token);
         let name = data.name.as_deref();
-        match self.template(locale, &data.newsletters) {
+        let mut email = match self.template(locale, &data.newsletters) {
             Some(template) => template.personalise(name, &confirm_url),
             // Cannot happen with templates that loaded (they rendered every
             // email once at start); rendering whole still sends a mail.
@@ -113,7 +124,12 @@ impl ConfirmationMails {
                 confirm_url: &confirm_url,
                 expires_hours: CONFIRMATION_TOKEN_LIFETIME_HOURS,
             }),
+        };
+        if data.reminder {
+            let words = &self.templates.words(locale).confirmation;
+            email.subject = words.reminder_subject.replace("{site}", &self.site.name);
         }
+        email
     }
 
     fn template(

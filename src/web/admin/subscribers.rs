@@ -222,7 +222,8 @@ pub async fn show(
     let s = &view.subscriber;
     let base = format!("/admin/subscribers/{}", s.id);
     let body = html! {
-        p { "Status: " strong { (s.status) } @if s.paused { " (paused)" } " · since " (when(s.created_at)) " · confirmed " (opt_when(s.confirmed_at)) }
+        p { "Status: " strong { (s.status) } @if s.paused { " (paused)" } " · since " (when(s.created_at)) " · confirmed " (opt_when(s.confirmed_at))
+            @if let Some(at) = s.reminded_at { span id="reminded" { " · reminded to confirm " (when(at)) } } }
         @if let Some(name) = &s.name { p { "Name: " (name) } }
         @if let Some(at) = s.suppressed_at {
             p class="flash error" { "Suppressed since " (when(at)) " after a spam complaint: no newsletter reaches this address until they sign up again and confirm." }
