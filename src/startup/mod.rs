@@ -123,6 +123,8 @@ impl Application {
             Arc::new(SystemClock),
         );
         let signups = signup_queue(&store, &mail_waker, settings.database.max_connections);
+        let check_inbox_pages =
+            Arc::new(web::public::subscribe::CheckInboxPages::render(&templates));
         let state = AppState {
             settings,
             store: store.clone(),
@@ -132,6 +134,7 @@ impl Application {
             signups,
             scheduler: scheduler.clone(),
             newsletter_listing: crate::newsletters::NewsletterListing::new(store.clone()),
+            check_inbox_pages,
             session_key: web::admin::session::session_key(&secret),
             previous_session_keys: Arc::new(
                 previous_secrets

@@ -47,6 +47,8 @@ pub struct AppState {
     pub scheduler: crate::scheduling::Scheduler,
     /// The newsletters the signup form offers, kept in memory.
     pub newsletter_listing: crate::newsletters::NewsletterListing,
+    /// The signup form's answer, rendered once per language.
+    pub check_inbox_pages: Arc<public::subscribe::CheckInboxPages>,
     /// Encrypts and signs the admin session cookie; derived from the
     /// server secret, so every instance reads every session.
     pub session_key: actix_web::cookie::Key,

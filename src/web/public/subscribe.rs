@@ -11,7 +11,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use email_templates::{Locale, PageWords};
+use email_templates::{Locale, PageWords, Templates};
 use maud::{Markup, html};
 
 use crate::newsletters::Newsletter;
@@ -237,16 +237,41 @@ pub fn honeypot() -> Markup {
 }
 
 pub fn check_inbox(state: &AppState, locale: Locale) -> HttpResponse {
-    let w = &state.templates.words(locale).pages.check_inbox;
-    page(
-        StatusCode::OK,
-        locale,
-        &w.title,
-        html! {
-            h1 { (w.title) }
-            p { (w.body) }
-        },
-    )
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(state.check_inbox_pages.page(locale))
+}
+
+/// The "check your inbox" page, rendered once per language at start: it is
+/// the same for every signup (the answer must not tell a known address
+/// from a new one), and the form answers thousands of posts a second.
+pub struct CheckInboxPages(Vec<(Locale, web::Bytes)>);
+
+impl CheckInboxPages {
+    pub fn render(templates: &Templates) -> CheckInboxPages {
+        CheckInboxPages(
+            Locale::ALL
+                .into_iter()
+                .map(|locale| {
+                    let w = &templates.words(locale).pages.check_inbox;
+                    let body = html! {
+                        h1 { (w.title) }
+                        p { (w.body) }
+                    };
+                    let page = frame(locale.as_str(), &w.title, body).into_string();
+                    (locale, web::Bytes::from(page))
+                })
+                .collect(),
+        )
+    }
+
+    fn page(&self, locale: Locale) -> web::Bytes {
+        self.0
+            .iter()
+            .find(|(l, _)| *l == locale)
+            .map(|(_, page)| page.clone())
+            .unwrap_or_default()
+    }
 }
 
 // ---- helpers shared by the public pages ----
