@@ -121,7 +121,8 @@ impl Templates {
                 site: digest.site,
                 title: &subject,
                 preheader: digest.preheader,
-                subtitle: Some(digest.newsletter_name),
+                // A newsletter named after the site does not repeat it.
+                subtitle: Some(digest.newsletter_name).filter(|_| !named_after_site(digest)),
                 banner: digest
                     .test_send
                     .then_some(words.digest.test_banner.as_str()),
@@ -217,7 +218,20 @@ fn digest_footer(words: &Words, digest: &Digest<'_>, audience: Audience) -> Mark
     }
 }
 
+/// Whether the newsletter bears the site's own name (the default one does).
+fn named_after_site(digest: &Digest<'_>) -> bool {
+    sanitize::line(digest.newsletter_name)
+        .trim()
+        .eq_ignore_ascii_case(sanitize::line(&digest.site.name).trim())
+}
+
 fn reason(words: &Words, digest: &Digest<'_>) -> String {
+    if named_after_site(digest) {
+        return fill(
+            &words.footer.reason_site,
+            &[("site", &sanitize::line(&digest.site.name))],
+        );
+    }
     fill(
         &words.footer.reason,
         &[
@@ -238,7 +252,7 @@ fn digest_text(words: &Words, digest: &Digest<'_>) -> String {
     }
     out.push_str(&sanitize::line(&digest.site.name));
     let newsletter = sanitize::line(digest.newsletter_name);
-    if !newsletter.is_empty() {
+    if !newsletter.is_empty() && !named_after_site(digest) {
         out.push_str(" · ");
         out.push_str(&newsletter);
     }

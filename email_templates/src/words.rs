@@ -49,6 +49,8 @@ pub struct CommonWords {
 pub struct FooterWords {
     /// Why the reader gets the email; `{newsletter}`, `{site}`.
     pub reason: String,
+    /// The same when the newsletter bears the site's name; `{site}`.
+    pub reason_site: String,
     /// The unsubscribe link.
     pub unsubscribe: String,
     /// The preferences link.
@@ -271,6 +273,7 @@ pub struct ErrorPage {
 const PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("common.greeting_named", &["name"]),
     ("footer.reason", &["newsletter", "site"]),
+    ("footer.reason_site", &["site"]),
     ("confirmation.subject", &["site"]),
     ("confirmation.reminder_subject", &["site"]),
     ("confirmation.preheader", &["newsletters", "site"]),

@@ -452,3 +452,31 @@ fn templates_can_be_shared_between_workers() {
     shareable::<Templates>();
     shareable::<PersonalisedTemplate>();
 }
+
+/// The default newsletter bears the site's name: the digest names it once,
+/// not as its own tagline, and the footer does not say "subscribed to X
+/// on X".
+#[test]
+fn a_newsletter_named_after_the_site_is_not_repeated() {
+    let site = site();
+    let stories = stories(Locale::En);
+    let mut digest = digest_of(&site, &stories);
+    digest.newsletter_name = &site.name;
+    let email = Templates::builtin()
+        .digest(&digest)
+        .unwrap()
+        .personalise(&recipient());
+    assert!(!email.html.contains("newsletter-name"), "{}", email.html);
+    let reason = format!("You receive this because you subscribed to {}.", site.name);
+    assert!(email.html.contains(&reason), "{}", email.html);
+    assert!(email.text.contains(&reason), "{}", email.text);
+    assert!(!email.text.contains(&format!("{0} · {0}", site.name)));
+
+    // Another name keeps both.
+    let morning = Templates::builtin()
+        .digest(&digest_of(&site, &stories))
+        .unwrap()
+        .personalise(&recipient());
+    assert!(morning.html.contains("newsletter-name"));
+    assert!(morning.text.contains("subscribed to Morning on"));
+}
