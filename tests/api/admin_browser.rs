@@ -134,8 +134,19 @@ async fn editor_flow(app: &TestApp, c: &Client, smtp: &SmtpServer) -> Result<(),
     c.goto(&app.url("/admin/stories"))
         .await
         .map_err(failed("open stories"))?;
-    fill(c, "input[name=url]", "https://news.example.org/bridge").await?;
-    fill(c, "input[name=title]", "The bridge reopens").await?;
+    // the story form's fields (the feed form above has a URL field too)
+    fill(
+        c,
+        "form[action='/admin/stories'] input[name=url]",
+        "https://news.example.org/bridge",
+    )
+    .await?;
+    fill(
+        c,
+        "form[action='/admin/stories'] input[name=title]",
+        "The bridge reopens",
+    )
+    .await?;
     click(c, "form[action='/admin/stories'][method=post] button").await?;
     c.wait()
         .at_most(WAIT)

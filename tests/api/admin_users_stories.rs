@@ -294,7 +294,7 @@ async fn stories_page_shows_each_feeds_last_poll_and_error(backend: Backend) {
     app.add_user("editor@example.org", Role::Editor).await;
     app.log_in("editor@example.org", PASSWORD).await;
     let page = app.get("/admin/stories").await.text().await.unwrap();
-    let feeds = page.split("<h2>Feeds</h2>").nth(1).unwrap();
+    let feeds = page.split("<h2 id=\"feeds\">Feeds</h2>").nth(1).unwrap();
     let row = |url: &str| {
         // The address is shown twice (as the title when there is none, and
         // under it): the row's cells come after the last.
