@@ -166,11 +166,7 @@ pub(super) async fn dispatch(
         }
     }
     engine.transport.shutdown().await;
-    let Engine { recorder, .. } = match Arc::try_unwrap(engine) {
-        Ok(engine) => engine,
-        Err(_) => return,
-    };
-    drop(recorder);
+    engine.close_recorder();
     let _ = recording.await;
 }
 

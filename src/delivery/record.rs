@@ -25,6 +25,8 @@ pub(super) enum RecorderMessage {
     /// With the room it took among the unrecorded, when it was sent.
     Outcome(Outcome, Option<OwnedSemaphorePermit>),
     Flush(oneshot::Sender<()>),
+    /// Write what is left and stop: the last message of a shutdown.
+    Close,
 }
 
 impl Engine {
@@ -42,6 +44,12 @@ impl Engine {
             .send(RecorderMessage::Outcome(outcome, Some(room)));
     }
 
+    /// Has the recorder write what it holds and stop; the dispatcher then
+    /// awaits it, so the process does not exit with outcomes unwritten.
+    pub(super) fn close_recorder(&self) {
+        let _ = self.recorder.send(RecorderMessage::Close);
+    }
+
     /// Waits until every outcome handed to the recorder so far is written.
     pub(super) async fn flush(&self) {
         let (done, written) = oneshot::channel();
@@ -51,7 +59,8 @@ impl Engine {
     }
 }
 
-/// The recorder task: runs until every sender of outcomes is gone.
+/// The recorder task: runs until told to close, or every sender of
+/// outcomes is gone.
 pub(super) async fn record_outcomes(
     store: Store,
     mut inbox: mpsc::UnboundedReceiver<RecorderMessage>,
@@ -61,18 +70,22 @@ pub(super) async fn record_outcomes(
     let mut rooms: Vec<OwnedSemaphorePermit> = Vec::with_capacity(RECORD_BATCH);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut open = true;
+    let pause = test_pause();
     while open {
         match inbox.recv().await {
-            Some(message) => take(message, &mut outcomes, &mut rooms, &mut waiters),
+            Some(message) => open = take(message, &mut outcomes, &mut rooms, &mut waiters),
             None => open = false,
         }
         let deadline = tokio::time::Instant::now() + RECORD_WINDOW;
         while open && outcomes.len() < RECORD_BATCH && waiters.is_empty() {
             match tokio::time::timeout_at(deadline, inbox.recv()).await {
-                Ok(Some(message)) => take(message, &mut outcomes, &mut rooms, &mut waiters),
+                Ok(Some(message)) => open = take(message, &mut outcomes, &mut rooms, &mut waiters),
                 Ok(None) => open = false,
                 Err(_) => break,
             }
+        }
+        if let Some(pause) = pause.filter(|_| !outcomes.is_empty()) {
+            tokio::time::sleep(pause).await;
         }
         write_outcomes(&store, &mut outcomes, bounce_threshold).await;
         rooms.clear();
@@ -82,19 +95,33 @@ pub(super) async fn record_outcomes(
     }
 }
 
+/// A pause before each write, for the fault tests only: it makes a stop
+/// land while outcomes wait to be written. Debug builds read it from
+/// `GAZETTE_TEST_RECORD_DELAY_MS`; release builds have none.
+fn test_pause() -> Option<Duration> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let millis = std::env::var("GAZETTE_TEST_RECORD_DELAY_MS").ok()?;
+    millis.parse().ok().map(Duration::from_millis)
+}
+
+/// Takes one message; false when it was [`RecorderMessage::Close`].
 fn take(
     message: RecorderMessage,
     outcomes: &mut Vec<Outcome>,
     rooms: &mut Vec<OwnedSemaphorePermit>,
     waiters: &mut Vec<oneshot::Sender<()>>,
-) {
+) -> bool {
     match message {
         RecorderMessage::Outcome(outcome, room) => {
             outcomes.push(outcome);
             rooms.extend(room);
         }
         RecorderMessage::Flush(waiter) => waiters.push(waiter),
+        RecorderMessage::Close => return false,
     }
+    true
 }
 
 /// Writes the batch, retrying while the database is away (the rows stay

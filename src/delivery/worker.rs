@@ -13,7 +13,8 @@
 //! mail leaves within a second without polling an empty queue in a loop.
 //!
 //! Shutdown: stop claiming, let the sends in flight finish, record them,
-//! and give back claimed rows that were not sent. A process that dies
+//! give back claimed rows that were not sent, and wait for the recorder to
+//! write its last outcomes before the dispatcher's task ends. A process that dies
 //! instead leaves its rows leased; they are claimed again when the lease
 //! runs out, so only the messages in flight at the crash (sent but not yet
 //! recorded) can go twice.

@@ -306,6 +306,11 @@ impl Application {
     /// Serves until the shutdown token is cancelled or, when
     /// `stop_on_signals`, until SIGTERM or Ctrl-C; then lets in-flight
     /// requests and sends finish.
+    ///
+    /// The workers stop before the web server: a database connection
+    /// opened by a request lives on that web worker's runtime, and once the
+    /// server stopped, a worker given such a connection from the pool (the
+    /// delivery recorder writing the last outcomes, say) would fail.
     pub async fn run(self, stop_on_signals: bool) -> std::io::Result<()> {
         let Application {
             server,
@@ -327,12 +332,14 @@ impl Application {
         } else {
             shutdown.cancelled().await;
         }
-        handle.stop(true).await;
+        // No new connections; requests on open ones are still answered.
+        handle.pause().await;
         for worker in workers {
             if tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err() {
                 tracing::warn!("a background worker did not stop in time");
             }
         }
+        handle.stop(true).await;
         let served = serving.await.unwrap_or(Ok(()));
         store.close().await;
         served

@@ -1,5 +1,6 @@
 //! The fault suite: Gazette sending while things break. A sender killed
-//! with SIGKILL half-way, an SMTP server that fails and drops at random, a
+//! with SIGKILL half-way, one stopped with SIGTERM again and again while
+//! visitors sign up, an SMTP server that fails and drops at random, a
 //! PostgreSQL database that goes away mid-send, and a SQLite file Gazette
 //! may not write. Each test prints one `faults:` line with its counts
 //! (lost, duplicates, in flight).
@@ -19,4 +20,5 @@ mod process;
 mod flaky_smtp;
 mod killed_sender;
 mod postgres_outage;
+mod stopped_sender;
 mod unwritable_sqlite;

@@ -61,6 +61,17 @@ impl Serve {
     /// Sends into `smtp` with `concurrency` messages in flight; rows whose
     /// holder died are claimed again after `lease_secs`.
     pub fn start(db: &TestDb, smtp: &SmtpServer, concurrency: usize, lease_secs: u64) -> Serve {
+        Serve::start_with(db, smtp, concurrency, lease_secs, &[])
+    }
+
+    /// [`Serve::start`] with more settings, as environment variables.
+    pub fn start_with(
+        db: &TestDb,
+        smtp: &SmtpServer,
+        concurrency: usize,
+        lease_secs: u64,
+        settings: &[(&str, String)],
+    ) -> Serve {
         let log = db.dir().join("serve.log");
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -80,6 +91,7 @@ impl Serve {
             .env("GAZETTE__MAIL__RATE_PER_SECOND", "100000")
             .env("GAZETTE__MAIL__RETRY_BASE_MS", "50")
             .env("GAZETTE__MAIL__LEASE_SECS", lease_secs.to_string())
+            .envs(settings.iter().map(|(name, value)| (name, value)))
             .stdout(Stdio::from(file))
             .spawn()
             .expect("gazette serve starts");
@@ -94,6 +106,31 @@ impl Serve {
         if let Some(mut child) = self.child.take() {
             child.kill().unwrap();
             child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, as a service manager stops it; waits for the exit and
+    /// returns whether it was clean.
+    pub fn terminate(mut self, within: Duration) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.success();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -117,6 +154,11 @@ impl Drop for Serve {
             eprintln!("gazette serve's log (last lines):\n{}", tail.join("\n"));
         }
     }
+}
+
+/// What every `gazette serve` of the test wrote to its log.
+pub fn serve_log(db: &TestDb) -> String {
+    std::fs::read_to_string(db.dir().join("serve.log")).unwrap_or_default()
 }
 
 pub async fn open_store(db: &TestDb) -> Store {
