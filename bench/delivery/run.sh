@@ -105,6 +105,8 @@ run_gazette() {
   started=$(date +%s.%N)
   (cd "$WORK" && env GAZETTE__SERVER__PORT=0 \
       GAZETTE__MAIL__TRANSPORT=smtp \
+      GAZETTE__MAIL__FROM__ADDRESS=newsletter@example.org \
+      GAZETTE__SITE__POSTAL_ADDRESS="1 Example Street, Bamako, Mali" \
       GAZETTE__MAIL__SMTP__HOST=127.0.0.1 \
       GAZETTE__MAIL__SMTP__PORT=$SINK_PORT \
       GAZETTE__MAIL__SMTP__TLS=none \

@@ -119,9 +119,13 @@ pub(crate) fn button(url: &str, label: &str) -> Markup {
     }
 }
 
-/// The lines of a postal address, each on its own line.
+/// The lines of a postal address, each on its own line; nothing while the
+/// address is not set.
 pub(crate) fn address(postal_address: &str) -> Markup {
     let address = sanitize::block(postal_address);
+    if address.trim().is_empty() {
+        return html! {};
+    }
     html! {
         p.address {
             @for (index, line) in address.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {

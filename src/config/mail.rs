@@ -66,8 +66,29 @@ mod mail_tuning {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailFrom {
+    /// Empty until the operator sets it: Gazette ships no sender.
     pub address: String,
     pub name: String,
+}
+
+impl MailFrom {
+    /// What mail comes from while `mail.from.address` is unset: enough for
+    /// the `.eml` files of the file transport, a confirmation or a test
+    /// copy, never for an issue over SMTP (`issues::sender`).
+    pub const PLACEHOLDER: &str = "newsletter@localhost";
+
+    pub fn is_set(&self) -> bool {
+        !self.address.trim().is_empty()
+    }
+
+    /// `mail.from.address`, or [`MailFrom::PLACEHOLDER`] while unset.
+    pub fn address_or_placeholder(&self) -> &str {
+        if self.is_set() {
+            self.address.trim()
+        } else {
+            Self::PLACEHOLDER
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,9 +115,9 @@ pub struct DkimSettings {
 impl MailSettings {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         bad_if(
-            !self.from.address.contains('@'),
+            self.from.is_set() && !self.from.address.contains('@'),
             "mail.from.address",
-            "must be an email address",
+            "must be an email address (or empty until you have one)",
         )?;
         bad_if(
             self.concurrency == 0,

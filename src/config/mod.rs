@@ -90,7 +90,14 @@ pub struct DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct SiteSettings {
     pub name: String,
+    /// The postal address bulk mail must carry; empty until set.
     pub postal_address: String,
+}
+
+impl SiteSettings {
+    pub fn has_postal_address(&self) -> bool {
+        !self.postal_address.trim().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

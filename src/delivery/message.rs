@@ -39,7 +39,7 @@ impl Sender {
     pub fn from_settings(mail: &MailSettings) -> Result<Sender, MessageError> {
         let address: Address = mail
             .from
-            .address
+            .address_or_placeholder()
             .parse()
             .map_err(|e| MessageError::Sender(format!("mail.from.address: {e}")))?;
         let reply_to = mail

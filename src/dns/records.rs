@@ -39,7 +39,7 @@ pub struct Expected {
 /// a key is configured and readable.
 pub fn expected(settings: &Settings, dkim: Option<&DkimSigner>) -> Vec<Expected> {
     let mail = &settings.mail;
-    let from_domain = domain_of(&mail.from.address);
+    let from_domain = domain_of(mail.from.address_or_placeholder());
     let bounce_domain = mail.bounce.verp_domain();
     let site_host = url::Url::parse(&settings.server.base_url)
         .ok()

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::build::{BuildOutcome, build_issue, candidate_stories, draft_window_start};
 use super::render::{self, GMAIL_CLIP_BYTES};
 use super::send::send_issue;
+use super::sender::SenderSetup;
 use super::{Issue, IssueError};
 use crate::config::Settings;
 use crate::console::BadInput;
@@ -153,13 +154,15 @@ async fn send(store: &Store, settings: &Settings, slug: &str, dry_run: bool) -> 
         }
         return Ok(());
     }
+    let sender = SenderSetup::of(settings);
+    sender.allow_issue()?;
     let Some(draft) = current_or_new_draft(store, &newsletter, first_window).await? else {
         println!("{slug}: no new stories since the previous issue, nothing sent");
         return Ok(());
     };
     // This process runs no delivery workers: the running server's workers
     // find the rows at their next poll.
-    let issue = send_issue(store, &MailWaker::default(), draft.id).await?;
+    let issue = send_issue(store, &MailWaker::default(), &sender, draft.id).await?;
     println!(
         "issue {} ({:?}) queued for {} subscribers; the running Gazette delivers it",
         issue.id, issue.subject, issue.total_count

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod prepare;
 pub mod render;
 pub mod send;
+pub mod sender;
 pub mod test_recipients;
 pub mod timing;
 
@@ -38,6 +39,8 @@ pub enum IssueError {
     Newsletter(#[from] NewsletterError),
     #[error("cannot render the issue: {0}")]
     Render(#[from] email_templates::TemplateError),
+    #[error(transparent)]
+    SenderNotSet(#[from] sender::SenderNotSet),
     #[error(transparent)]
     TooManyTestRecipients(#[from] test_recipients::TooManyTestRecipients),
     #[error(transparent)]

@@ -10,6 +10,7 @@
 
 use email_templates::Templates;
 
+use super::sender::SenderSetup;
 use super::{Issue, IssueError, IssueStatus, render};
 use crate::config::Settings;
 use crate::delivery::outbox::{MailBody, MailWaker, OneOffMail};
@@ -20,12 +21,14 @@ use crate::store::{Store, now_ms};
 /// Fans issue `issue_id` out to the newsletter's active subscribers and
 /// wakes the delivery workers. A draft starts sending; an issue already
 /// sending is fanned out again, which adds only subscribers who became
-/// active since (none twice).
+/// active since (none twice). Over SMTP, only once `sender` is set.
 pub async fn send_issue(
     store: &Store,
     waker: &MailWaker,
+    sender: &SenderSetup,
     issue_id: i64,
 ) -> Result<Issue, IssueError> {
+    sender.allow_issue()?;
     let now = now_ms();
     let mut tx = store.begin_write().await?;
     let Some(newsletter_id) = tx.issues().start_sending(issue_id, now).await? else {

@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 
 use super::edit::InvalidEdit;
 use super::send::send_issue;
+use super::sender::SenderSetup;
 use super::{Issue, IssueError, IssueStatus};
 use crate::delivery::outbox::MailWaker;
 use crate::store::{Store, now_ms};
@@ -78,10 +79,12 @@ pub async fn schedule_send(
 
 /// Sends every draft whose time has come. One that came due longer than
 /// `grace` ago (Gazette was down) is not sent late: it is unscheduled with
-/// a note, and stays a draft for the editors. Returns the issues sent.
+/// a note, and stays a draft for the editors. While the sender is not set,
+/// due drafts wait. Returns the issues sent.
 pub async fn send_due_issues(
     store: &Store,
     waker: &MailWaker,
+    sender: &SenderSetup,
     now: DateTime<Utc>,
     grace: chrono::Duration,
 ) -> Result<Vec<i64>, IssueError> {
@@ -102,9 +105,15 @@ pub async fn send_due_issues(
         );
     }
     let due = store.issues().due_drafts(now).await?;
+    if let Err(not_set) = sender.allow_issue() {
+        if !due.is_empty() {
+            tracing::warn!(issues = due.len(), %not_set, "scheduled sends wait");
+        }
+        return Ok(Vec::new());
+    }
     let mut sent = Vec::new();
     for issue_id in due {
-        match send_issue(store, waker, issue_id).await {
+        match send_issue(store, waker, sender, issue_id).await {
             Ok(_) => {
                 tracing::info!(issue_id, "scheduled send started");
                 sent.push(issue_id);

@@ -26,6 +26,7 @@ use crate::delivery::outbox::{MailBody, MailKind, MailWaker, OneOffMail};
 use crate::issues::IssueError;
 use crate::issues::build::{BuildOutcome, build_issue};
 use crate::issues::send::send_issue;
+use crate::issues::sender::SenderSetup;
 use crate::issues::timing::{next_due, send_due_issues};
 use crate::newsletters::{Newsletter, Schedule};
 use crate::store::{Store, StoreError, now_ms};
@@ -142,7 +143,8 @@ impl Scheduler {
             self.resume_interrupted_sends(&newsletter, now - grace)
                 .await?;
         }
-        report.sent_scheduled = send_due_issues(&self.store, &self.waker, now, grace).await?;
+        report.sent_scheduled =
+            send_due_issues(&self.store, &self.waker, &self.sender(), now, grace).await?;
         Ok(report)
     }
 
@@ -266,13 +268,24 @@ impl Scheduler {
                     .await?;
                 SlotOutcome::Draft(issue.id)
             }
-            BuildOutcome::Built(issue) => {
-                send_issue(&self.store, &self.waker, issue.id).await?;
-                SlotOutcome::Sent(issue.id)
-            }
+            BuildOutcome::Built(issue) => match self.sender().allow_issue() {
+                Ok(()) => {
+                    send_issue(&self.store, &self.waker, &self.sender(), issue.id).await?;
+                    SlotOutcome::Sent(issue.id)
+                }
+                // Left for the editors, who see why on its page.
+                Err(not_set) => {
+                    tracing::warn!(issue_id = issue.id, %not_set, "scheduled issue left as a draft");
+                    SlotOutcome::Draft(issue.id)
+                }
+            },
         };
         tracing::info!(newsletter = %newsletter.slug, %slot, ?outcome, "schedule slot fired");
         Ok(outcome)
+    }
+
+    fn sender(&self) -> SenderSetup {
+        SenderSetup::of(&self.settings)
     }
 
     /// An instance that died between building an auto-send issue and
@@ -283,7 +296,7 @@ impl Scheduler {
         newsletter: &Newsletter,
         not_before: DateTime<Utc>,
     ) -> Result<(), SchedulingError> {
-        if newsletter.review_before_send {
+        if newsletter.review_before_send || self.sender().allow_issue().is_err() {
             return Ok(());
         }
         let stranded = self
@@ -300,7 +313,7 @@ impl Scheduler {
                 issue_id,
                 "sending a scheduled issue left as a draft by a stopped instance"
             );
-            send_issue(&self.store, &self.waker, issue_id).await?;
+            send_issue(&self.store, &self.waker, &self.sender(), issue_id).await?;
         }
         Ok(())
     }

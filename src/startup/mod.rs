@@ -126,6 +126,7 @@ impl Application {
         let check_inbox_pages =
             Arc::new(web::public::subscribe::CheckInboxPages::render(&templates));
         let state = AppState {
+            mail_check_passed: Arc::default(),
             settings,
             store: store.clone(),
             templates,

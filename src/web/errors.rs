@@ -19,6 +19,9 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    /// An issue would go over SMTP before the sender and postal address
+    /// are set.
+    SenderNotSet,
     RateLimited,
     ServiceUnavailable,
     Internal,
@@ -39,6 +42,7 @@ impl ErrorCode {
             ErrorCode::NotFound => ("not_found", StatusCode::NOT_FOUND),
             ErrorCode::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             ErrorCode::Conflict => ("conflict", StatusCode::CONFLICT),
+            ErrorCode::SenderNotSet => ("sender_not_set", StatusCode::CONFLICT),
             ErrorCode::RateLimited => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
             ErrorCode::ServiceUnavailable => {
                 ("service_unavailable", StatusCode::SERVICE_UNAVAILABLE)
@@ -55,7 +59,7 @@ impl ErrorCode {
         self.describe().1
     }
 
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
@@ -65,6 +69,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
+        ErrorCode::SenderNotSet,
         ErrorCode::RateLimited,
         ErrorCode::ServiceUnavailable,
         ErrorCode::Internal,

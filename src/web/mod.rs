@@ -72,9 +72,17 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Applies the bounces and complaints the providers' webhooks report.
     pub bounces: crate::bounces::Processor,
+    /// Whether the admin's mail check reached the SMTP relay since this
+    /// instance started (a step of the dashboard's set-up checklist).
+    pub mail_check_passed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
+    pub fn mail_check_passed(&self) -> bool {
+        self.mail_check_passed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// A newsletter was created or changed here: the scheduler recomputes
     /// its next wake-up and the signup form reads the list again.
     pub fn newsletters_changed(&self) {

@@ -196,6 +196,15 @@ pub fn test_settings(db: &TestDb, port: u16) -> Settings {
             "GAZETTE__FEEDS__ALLOW_PRIVATE_ADDRESSES".to_string(),
             "true".to_string(),
         ),
+        // Gazette ships no sender; tests of the unset case clear these.
+        (
+            "GAZETTE__MAIL__FROM__ADDRESS".to_string(),
+            "newsletter@example.org".to_string(),
+        ),
+        (
+            "GAZETTE__SITE__POSTAL_ADDRESS".to_string(),
+            "1 Example Street, Bamako, Mali".to_string(),
+        ),
         // Tests drive the scheduler with their own clock (Scheduler::tick).
         (
             "GAZETTE__SCHEDULING__ENABLED".to_string(),

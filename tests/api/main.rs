@@ -31,6 +31,7 @@ mod reminders;
 mod scheduling;
 mod security;
 mod send_at;
+mod sender_setup;
 mod sessions;
 mod signup_groups;
 mod store;

@@ -1,7 +1,8 @@
 //! The dashboard: subscribers by status, the list's growth over 90 days (an
 //! SVG drawn here, no script), the last issues with their counts, the queue
 //! the bounce and complaint rates of the last 30 days, and the next
-//! scheduled sends.
+//! scheduled sends; above them, while Gazette is not set up, what is left
+//! ([`super::setup`]).
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
@@ -63,7 +64,10 @@ pub async fn dashboard(
             .find(|(s, _)| *s == status)
             .map_or(0, |(_, n)| *n)
     };
+    let setup = super::setup::checklist(&state).await?;
     let body = html! {
+        (super::setup::sender_banner(&state))
+        (setup)
         div class="cards" {
             @for status in SubscriberStatus::ALL {
                 div class="card" { div class="n" { (count_of(status)) } div class="muted" { (status) } }

@@ -12,6 +12,7 @@ use super::issues::{SECTION, find};
 use super::layout::page;
 use crate::issues::IssueStatus;
 use crate::issues::send::send_issue;
+use crate::issues::sender::SenderSetup;
 use crate::web::AppState;
 
 pub async fn confirm(
@@ -35,7 +36,20 @@ pub async fn confirm(
         .issues()
         .count_recipients(issue.newsletter_id)
         .await?;
+    if SenderSetup::of(&state.settings).allow_issue().is_err() {
+        let body = html! {
+            (super::setup::sender_banner(&state))
+            p { a href=(base) { "Back to the draft" } }
+        };
+        return Ok(page(
+            &editor,
+            SECTION,
+            "This issue cannot be sent yet",
+            body,
+        ));
+    }
     let body = html! {
+        (super::setup::sender_banner(&state))
         p {
             "“" (issue.subject) "” of " strong { (newsletter.name) } " will go to "
             strong id="recipients" { (recipients) } " subscriber" @if recipients != 1 { "s" }
@@ -58,6 +72,7 @@ pub async fn send(
     id: web::Path<i64>,
     _form: Checked<NoFields>,
 ) -> Result<HttpResponse, AdminError> {
-    send_issue(&state.store, &state.mail_waker, *id).await?;
+    let sender = SenderSetup::of(&state.settings);
+    send_issue(&state.store, &state.mail_waker, &sender, *id).await?;
     Ok(see_other(&format!("/admin/issues/{id}/sending")))
 }

@@ -18,6 +18,7 @@ use crate::issues::build::draft_window_start;
 use crate::issues::edit::{DraftEdit, edit_draft};
 use crate::issues::render::{self, GMAIL_CLIP_BYTES};
 use crate::issues::send::{TestSendContext, cancel_issue, send_test};
+use crate::issues::sender::SenderSetup;
 use crate::issues::{Issue, IssueError, IssueStatus, timing};
 use crate::web::AppState;
 
@@ -113,7 +114,9 @@ pub async fn show(
     } else {
         None
     };
+    let sendable = SenderSetup::of(&state.settings).allow_issue().is_ok();
     let body = html! {
+        @if draft { (super::setup::sender_banner(&state)) }
         p { "Status: " strong { (issue.status) } " · " (counts.sent) " sent, " (counts.failed) " failed, " (counts.pending + counts.sending) " pending"
             " · " (events.hard_bounces) " bounced, " (events.complaints) " complaints" }
         div class="actions" {
@@ -125,7 +128,7 @@ pub async fn show(
                 (csrf::field(&editor.csrf))
                 button type="submit" class="secondary" { "Send a test to " (editor.user.email) }
             }
-            @if draft {
+            @if draft && sendable {
                 a href={(base) "/send"} class="button" { "Send now…" }
             }
             @if draft || issue.status == IssueStatus::Sending {

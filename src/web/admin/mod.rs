@@ -24,6 +24,7 @@ pub mod newsletters;
 pub mod schedule_preview;
 pub mod session;
 pub mod settings;
+pub mod setup;
 pub mod stories;
 pub mod subscribers;
 pub mod users;

@@ -145,6 +145,11 @@ pub async fn mail_check(
     _form: Checked<NoFields>,
 ) -> Result<HttpResponse, AdminError> {
     let (ok, message) = check_mail(&state.settings.mail).await;
+    if ok && state.settings.mail.transport == MailTransportKind::Smtp {
+        state
+            .mail_check_passed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let notice = html! {
         p class={ "flash" @if !ok { " error" } } role="status" id="mail-check" { (message) }
     };

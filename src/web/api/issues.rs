@@ -13,6 +13,7 @@ use super::views::IssueView;
 use crate::issues::edit::{DraftEdit, edit_draft};
 use crate::issues::render::{self, GMAIL_CLIP_BYTES};
 use crate::issues::send::{TestSendContext, cancel_issue, send_issue, send_test};
+use crate::issues::sender::SenderSetup;
 use crate::issues::{Issue, IssueError, IssueStatus};
 use crate::store::Store;
 use crate::web::AppState;
@@ -46,6 +47,7 @@ impl From<IssueError> for ApiError {
             IssueError::Newsletter(e) => e.into(),
             IssueError::Render(e) => ApiError::internal(&e),
             IssueError::Store(e) => ApiError::internal(&e),
+            IssueError::SenderNotSet(e) => ApiError::new(ErrorCode::SenderNotSet, e.to_string()),
             IssueError::TooManyTestRecipients(e) => {
                 ApiError::new(ErrorCode::RateLimited, e.to_string())
             }
@@ -161,7 +163,8 @@ async fn send(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let issue = send_issue(&state.store, &state.mail_waker, *id).await?;
+    let sender = SenderSetup::of(&state.settings);
+    let issue = send_issue(&state.store, &state.mail_waker, &sender, *id).await?;
     Ok(HttpResponse::Accepted().json(issue_response(&state.store, issue).await?))
 }
 

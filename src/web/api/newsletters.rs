@@ -10,6 +10,8 @@ use super::auth::ApiClient;
 use super::issues::issue_response;
 use super::openapi::{Conflict, JsonBodyErrors, NotFound, Unauthorized};
 use super::views::{IssueView, NewsletterList, NewsletterView};
+use crate::issues::IssueError;
+use crate::issues::sender::SenderSetup;
 use crate::issues::{BuildOutcome, build_issue, send::send_issue, timing};
 use crate::newsletters::{
     NewsletterError, NewsletterInput, create_newsletter, find_newsletter, next_runs,
@@ -210,6 +212,11 @@ async fn build_now(
         None => None,
     };
     let newsletter = find_newsletter(&state.store, &slug).await?;
+    let sender = SenderSetup::of(&state.settings);
+    if request.send {
+        // Refused before a draft is built, so a refusal changes nothing.
+        sender.allow_issue().map_err(IssueError::from)?;
+    }
     let issue = match build_issue(
         &state.store,
         &newsletter,
@@ -219,7 +226,7 @@ async fn build_now(
     .await?
     {
         BuildOutcome::Built(issue) if request.send => {
-            send_issue(&state.store, &state.mail_waker, issue.id).await?
+            send_issue(&state.store, &state.mail_waker, &sender, issue.id).await?
         }
         BuildOutcome::Built(issue) if send_at.is_some() => {
             let issue =

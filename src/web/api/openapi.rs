@@ -158,7 +158,9 @@ pub struct Unauthorized(ErrorBody);
 #[response(status = 404)]
 pub struct NotFound(ErrorBody);
 
-/// `conflict`: the request clashes with the current state.
+/// `conflict`: the request clashes with the current state;
+/// `sender_not_set`: an issue would go over SMTP before `mail.from.address`
+/// and `site.postal_address` are set.
 #[allow(dead_code)]
 #[derive(IntoResponses)]
 #[response(status = 409)]
