@@ -218,25 +218,33 @@ fn digest_footer(words: &Words, digest: &Digest<'_>, audience: Audience) -> Mark
     }
 }
 
-/// Whether the newsletter bears the site's own name (the default one does).
-fn named_after_site(digest: &Digest<'_>) -> bool {
-    sanitize::line(digest.newsletter_name)
-        .trim()
-        .eq_ignore_ascii_case(sanitize::line(&digest.site.name).trim())
+fn reason(words: &Words, digest: &Digest<'_>) -> String {
+    newsletter_reason(words, digest.newsletter_name, digest.site)
 }
 
-fn reason(words: &Words, digest: &Digest<'_>) -> String {
-    if named_after_site(digest) {
-        return fill(
-            &words.footer.reason_site,
-            &[("site", &sanitize::line(&digest.site.name))],
-        );
+/// Whether the newsletter bears the site's own name (the default one does).
+fn named_after_site(digest: &Digest<'_>) -> bool {
+    bears_site_name(digest.newsletter_name, digest.site)
+}
+
+pub(crate) fn bears_site_name(newsletter_name: &str, site: &Site) -> bool {
+    sanitize::line(newsletter_name)
+        .trim()
+        .eq_ignore_ascii_case(sanitize::line(&site.name).trim())
+}
+
+/// Why a reader gets a newsletter's mail, said once when the newsletter
+/// bears the site's own name (the default one does).
+pub(crate) fn newsletter_reason(words: &Words, newsletter_name: &str, site: &Site) -> String {
+    let site_name = sanitize::line(&site.name);
+    if bears_site_name(newsletter_name, site) {
+        return fill(&words.footer.reason_site, &[("site", &site_name)]);
     }
     fill(
         &words.footer.reason,
         &[
-            ("newsletter", &sanitize::line(digest.newsletter_name)),
-            ("site", &sanitize::line(&digest.site.name)),
+            ("newsletter", &sanitize::line(newsletter_name)),
+            ("site", &site_name),
         ],
     )
 }

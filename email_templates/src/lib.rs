@@ -65,6 +65,7 @@ pub mod quoted_printable;
 mod review;
 mod sanitize;
 mod text;
+mod welcome;
 mod words;
 
 pub use confirmation::{Confirmation, ConfirmationLayout, ConfirmationTemplate};
@@ -73,6 +74,7 @@ pub use error::TemplateError;
 pub use locale::{Locale, UnknownLocale};
 pub use personalise::{EncodedEmail, Field, PersonalisedTemplate, Recipient};
 pub use review::ReviewNotice;
+pub use welcome::Welcome;
 pub use words::{
     CheckInboxPage, CommonWords, ConfirmPage, ConfirmationWords, DigestWords, ErrorPage,
     ExpiredPage, FooterWords, PageWords, PreferencesPage, ReviewWords, SubscribePage,

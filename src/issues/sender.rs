@@ -86,6 +86,7 @@ impl SenderSetup {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -10,6 +10,7 @@ mod input;
 pub mod listing;
 pub mod schedule;
 pub mod settings;
+pub mod welcome;
 
 pub use crate::store::newsletters::{NewNewsletter, Newsletter};
 pub use input::NewsletterInput;

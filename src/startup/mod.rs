@@ -381,6 +381,15 @@ fn delivery_parts(state: &AppState, verp: Verp) -> crate::delivery::DeliveryPart
             settings.base_url().to_string(),
         ))),
     );
+    renderers.register(
+        crate::subscriptions::welcome::WELCOME,
+        Arc::new(crate::subscriptions::welcome::WelcomeRenderer::new(
+            state.store.clone(),
+            state.templates.clone(),
+            crate::templates::site(settings),
+            state.links.clone(),
+        )),
+    );
     crate::delivery::DeliveryParts {
         store: state.store.clone(),
         mail: settings.mail.clone(),

@@ -30,6 +30,13 @@ pub struct Newsletter {
     pub updated_at: i64,
 }
 
+/// A newsletter's welcome email as stored; an empty body means none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredWelcome {
+    pub subject: String,
+    pub markdown: String,
+}
+
 /// The minimum to create a newsletter; the rest takes its defaults.
 #[derive(Debug, Clone)]
 pub struct NewNewsletter<'a> {
@@ -287,5 +294,41 @@ impl Newsletters<'_> {
         .fetch_optional(&mut *conn)
         .await?;
         Ok(row.as_ref().map(newsletter).transpose()?)
+    }
+
+    /// The welcome email of newsletter `id`; `None` when there is no such
+    /// newsletter.
+    pub async fn welcome(&mut self, id: i64) -> Result<Option<StoredWelcome>, StoreError> {
+        let mut conn = self.on.conn().await?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT welcome_subject, welcome_markdown FROM newsletters WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row.map(|(subject, markdown)| StoredWelcome { subject, markdown }))
+    }
+
+    /// Replaces the welcome email of newsletter `id` (empty: none); false
+    /// when there is no such newsletter.
+    pub async fn set_welcome(
+        &mut self,
+        id: i64,
+        welcome: &StoredWelcome,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.on.conn().await?;
+        let changed = sqlx::query(
+            "UPDATE newsletters SET welcome_subject = $1, welcome_markdown = $2, updated_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(&welcome.subject)
+        .bind(&welcome.markdown)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
     }
 }

@@ -1,5 +1,6 @@
 //! Confirming a signup with the token from the email. Idempotent: a token
-//! already used answers "confirmed" again and changes nothing.
+//! already used answers "confirmed" again and changes nothing. A
+//! newsletter's welcome email is queued in the same transaction.
 
 use super::token::{hash_token, parse_id_list};
 use crate::store::subscribers::{
@@ -116,10 +117,12 @@ pub async fn confirm_subscription(
             Some(&slugs.join(",")),
         )
         .await?;
+    let now = now_ms();
     for subscription in activated {
         tx.subscribers()
             .count_today(subscription.newsletter_id, DailyCounter::Confirmations)
             .await?;
+        super::welcome::queue(&mut tx, &subscriber, subscription.newsletter_id, now).await?;
     }
     tx.commit().await?;
     tracing::info!(

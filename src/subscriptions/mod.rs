@@ -15,6 +15,7 @@ pub mod manage;
 pub mod reminders;
 pub mod signup;
 pub mod token;
+pub mod welcome;
 
 pub use crate::store::subscribers::{
     ClientMeta, ConsentEvent, ConsentKind, ConsentSource, DailyCounter, Subscriber,

@@ -38,3 +38,4 @@ mod store;
 mod stories;
 mod subscriptions;
 mod webhooks;
+mod welcome;

@@ -76,6 +76,28 @@ impl Subscribers<'_> {
         Ok(subscriptions_of(&mut conn, subscriber_id, status).await?)
     }
 
+    /// Marks the subscription's welcome email as queued; true only the
+    /// first time, so a reader is welcomed once whatever happens later.
+    pub async fn claim_welcome(
+        &mut self,
+        subscriber_id: i64,
+        newsletter_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.on.conn().await?;
+        let claimed = sqlx::query(
+            "UPDATE subscriptions SET welcomed_at = $3 \
+             WHERE subscriber_id = $1 AND newsletter_id = $2 AND welcomed_at IS NULL",
+        )
+        .bind(subscriber_id)
+        .bind(newsletter_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(claimed > 0)
+    }
+
     /// Moves one subscription from `from` to `to`, keeping the
     /// newsletter's count of active subscribers right; true when it moved.
     pub async fn set_subscription_status(

@@ -28,6 +28,7 @@ pub mod setup;
 pub mod stories;
 pub mod subscribers;
 pub mod users;
+pub mod welcome;
 
 /// The `/admin` scope, wrapped in the session middleware (and nothing else
 /// is).
@@ -54,6 +55,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/newsletters/new", web::get().to(newsletters::new_form))
             .route("/newsletters/{slug}", web::get().to(newsletters::show))
             .route("/newsletters/{slug}", web::post().to(newsletters::update))
+            .route("/newsletters/{slug}/welcome", web::get().to(welcome::show))
+            .route("/newsletters/{slug}/welcome", web::post().to(welcome::save))
+            .route(
+                "/newsletters/{slug}/welcome/preview.html",
+                web::get().to(welcome::preview_html),
+            )
             .route(
                 "/newsletters/{slug}/pause",
                 web::post().to(newsletters::toggle_pause),

@@ -303,6 +303,7 @@ fn edit_page(
                     button type="submit" class="secondary" { "Pause" }
                 }
             }
+            a href={(base) "/welcome"} { "Welcome email" }
             a href={"/archive/" (newsletter.slug)} { "Public archive" }
         }
         div class="row" {

@@ -25,6 +25,8 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     };
     match confirm::inspect_token(&state.store, &token).await {
         Ok(ConfirmOutcome::Confirmed { locale }) => {
+            // A welcome email may have been queued.
+            state.mail_waker.wake();
             let locale = locale_of(&locale);
             let w = &state.templates.words(locale).pages.confirm;
             token_page(
@@ -70,6 +72,8 @@ pub async fn submit(
     };
     match confirm::confirm_subscription(&state.store, &token, &client.meta()).await {
         Ok(ConfirmOutcome::Confirmed { locale }) => {
+            // A welcome email may have been queued.
+            state.mail_waker.wake();
             let locale = locale_of(&locale);
             let w = &state.templates.words(locale).pages.confirm;
             token_page(

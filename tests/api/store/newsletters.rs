@@ -1,6 +1,6 @@
 //! Newsletters.
 
-use gazette::store::newsletters::{NewNewsletter, NewsletterFields};
+use gazette::store::newsletters::{NewNewsletter, NewsletterFields, StoredWelcome};
 use gazette::tags::Tags;
 
 use super::fresh_store;
@@ -145,7 +145,59 @@ async fn settings_are_replaced_but_not_the_slug(backend: Backend) {
     assert_eq!(store.newsletters().all().await.unwrap().len(), 1);
 }
 
+async fn welcome_emails_are_kept_per_newsletter(backend: Backend) {
+    let (_db, store) = fresh_store(backend).await;
+    let new = NewNewsletter {
+        slug: "news",
+        name: "News",
+        locale: "en",
+    };
+    let news = store.newsletters().create(&new, 0).await.unwrap();
+    assert_eq!(
+        store.newsletters().welcome(news.id).await.unwrap(),
+        Some(StoredWelcome::default()),
+        "none at first"
+    );
+    let welcome = StoredWelcome {
+        subject: "Welcome".into(),
+        markdown: "Hello **you**".into(),
+    };
+    assert!(
+        store
+            .newsletters()
+            .set_welcome(news.id, &welcome, 9)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.newsletters().welcome(news.id).await.unwrap(),
+        Some(welcome.clone())
+    );
+    assert_eq!(
+        store
+            .newsletters()
+            .by_id(news.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_at,
+        9
+    );
+    assert!(
+        !store
+            .newsletters()
+            .set_welcome(news.id + 1, &welcome, 9)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.newsletters().welcome(news.id + 1).await.unwrap(),
+        None
+    );
+}
+
 crate::both_databases!(
     newsletters_are_created_found_and_listed,
     settings_are_replaced_but_not_the_slug,
+    welcome_emails_are_kept_per_newsletter,
 );

@@ -449,4 +449,60 @@ crate::both_databases!(
     subscribers_and_subscriptions_change_status,
     tokens_consent_and_counters_are_kept,
     erasure_keeps_only_the_hash,
+    a_subscription_is_welcomed_once,
 );
+
+async fn a_subscription_is_welcomed_once(backend: Backend) {
+    let (_db, store) = fresh_store(backend).await;
+    let (news, sport) = (
+        newsletter(&store, "news").await,
+        newsletter(&store, "sport").await,
+    );
+    let mut tx = store.begin_write().await.unwrap();
+    let amina = tx
+        .subscribers()
+        .upsert_pending("amina@example.org", "amina@example.org", None, "fr")
+        .await
+        .unwrap();
+    for newsletter in [news, sport] {
+        tx.subscribers()
+            .request_subscription(amina.id, newsletter)
+            .await
+            .unwrap();
+    }
+    assert!(
+        tx.subscribers()
+            .claim_welcome(amina.id, news, 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.subscribers()
+            .claim_welcome(amina.id, news, 6)
+            .await
+            .unwrap()
+    );
+    assert!(
+        tx.subscribers()
+            .claim_welcome(amina.id, sport, 6)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.subscribers()
+            .claim_welcome(amina.id + 1, news, 6)
+            .await
+            .unwrap(),
+        "no such subscription"
+    );
+    tx.commit().await.unwrap();
+    let welcomed: Option<i64> = sqlx::query_scalar(
+        "SELECT welcomed_at FROM subscriptions WHERE subscriber_id = $1 AND newsletter_id = $2",
+    )
+    .bind(amina.id)
+    .bind(news)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(welcomed, Some(5), "the first claim's time is kept");
+}
