@@ -1,8 +1,10 @@
 //! The editor's whole job in a real browser (headless Chromium through
 //! chromedriver): log in, create a scheduled newsletter, add a story, build
 //! the draft, preview it, test-send it (the mail reaches the loopback SMTP
-//! server), send it and watch the progress reach 100 %. On failure the
-//! screenshot and page source are kept under tests/artifacts/.
+//! server), send it and watch the progress reach 100 %. And a newcomer's
+//! first look: the set-up checklist and the sender banner, then a welcome
+//! email written and previewed. On failure the screenshot and page source
+//! are kept under tests/artifacts/.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -33,6 +35,77 @@ async fn editor_sends_an_issue_in_the_browser(backend: Backend) {
     }
     browser.close().await;
     app.stop().await;
+}
+
+async fn newcomer_sees_the_set_up_and_writes_a_welcome(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.mail.from.address = String::new();
+        s.site.postal_address = String::new();
+    })
+    .await;
+    app.add_user(EDITOR, Role::Editor).await;
+    let browser = Browser::start().await;
+    let outcome = newcomer_flow(&app, &browser.client).await;
+    if let Err(problem) = outcome {
+        browser
+            .save_artifacts(&format!("newcomer_sees_the_set_up-{backend:?}"))
+            .await;
+        browser.close().await;
+        panic!("{problem}");
+    }
+    browser.close().await;
+    app.stop().await;
+}
+
+async fn newcomer_flow(app: &TestApp, c: &Client) -> Result<(), String> {
+    c.goto(&app.url("/admin"))
+        .await
+        .map_err(failed("open the admin"))?;
+    fill(c, "input[name=email]", EDITOR).await?;
+    fill(c, "input[name=password]", PASSWORD).await?;
+    click(c, "form[action='/admin/login'] button[type=submit]").await?;
+    let banner = wait_for(c, "#sender-banner").await?;
+    if !banner.contains("site.postal_address") || !banner.contains("mail.from.address") {
+        return Err(format!(
+            "the banner does not name what is missing: {banner:?}"
+        ));
+    }
+    let setup = wait_for(c, "#setup").await?;
+    if !setup.contains("6 steps left") {
+        return Err(format!("expected six steps left: {setup:?}"));
+    }
+    click(c, "#setup-newsletter a").await?;
+    wait_for(c, "#no-newsletters, table").await?;
+    c.goto(&app.url("/admin/newsletters/news"))
+        .await
+        .map_err(failed("open the newsletter"))?;
+    click(c, "a[href='/admin/newsletters/news/welcome']").await?;
+    wait_for(c, "#no-welcome").await?;
+    fill(
+        c,
+        "textarea[name=markdown]",
+        "Thank you for **joining** us.",
+    )
+    .await?;
+    click(c, "form[action='/admin/newsletters/news/welcome'] button").await?;
+    let text = wait_for(c, "#welcome-text").await?;
+    if !text.contains("Thank you for **joining** us.") {
+        return Err(format!("no text preview: {text:?}"));
+    }
+    c.find(Locator::Css("iframe[title='Desktop preview']"))
+        .await
+        .map_err(failed("see the desktop preview"))?
+        .enter_frame()
+        .await
+        .map_err(failed("enter the desktop preview"))?;
+    let bold = wait_for(c, "strong").await?;
+    c.enter_parent_frame()
+        .await
+        .map_err(failed("leave the preview frame"))?;
+    if bold != "joining" {
+        return Err(format!("the Markdown was not rendered: {bold:?}"));
+    }
+    Ok(())
 }
 
 fn failed(step: &str) -> impl Fn(fantoccini::error::CmdError) -> String + '_ {
@@ -243,4 +316,7 @@ async fn editor_flow(app: &TestApp, c: &Client, smtp: &SmtpServer) -> Result<(),
     Ok(())
 }
 
-crate::both_databases!(editor_sends_an_issue_in_the_browser);
+crate::both_databases!(
+    editor_sends_an_issue_in_the_browser,
+    newcomer_sees_the_set_up_and_writes_a_welcome,
+);
