@@ -288,6 +288,38 @@ impl Stories<'_> {
         Ok(rows.iter().map(story).collect::<Result<_, _>>()?)
     }
 
+    /// The stories of several issues in one statement (an archive feed's
+    /// entries), each with its issue's id, in each issue's order.
+    pub async fn of_issues(&mut self, issue_ids: &[i64]) -> Result<Vec<(i64, Story)>, StoreError> {
+        if issue_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns = STORY_COLUMNS
+            .split(", ")
+            .map(|c| format!("s.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let placeholders = (1..=issue_ids.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT x.issue_id AS of_issue, {columns} FROM issue_stories x \
+             JOIN stories s ON s.id = x.story_id WHERE x.issue_id IN ({placeholders}) \
+             ORDER BY x.issue_id, x.position, s.id"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in issue_ids {
+            query = query.bind(*id);
+        }
+        let mut conn = self.on.conn().await?;
+        let rows = query.fetch_all(&mut *conn).await?;
+        Ok(rows
+            .iter()
+            .map(|row| Ok((row.try_get("of_issue")?, story(row)?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
     /// Stories published after `since` (all when `None`), newest first.
     pub async fn published_since(
         &mut self,

@@ -1,14 +1,17 @@
 //! What the admin's lists say when empty: each tells what to do and links
 //! to it. And the feed form under Stories, which brings a site's stories
-//! in at once.
+//! in at once, or in the background when the feed is slow.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use gazette::users::Role;
 use reqwest::StatusCode;
+use tokio::sync::Semaphore;
 
 use crate::admin::{PASSWORD, csrf_of};
-use crate::first_issue::{rss, serve_feed};
+use crate::first_issue::{rss, serve_feed, serve_feed_behind};
 use crate::helpers::{Backend, spawn_app};
 
 async fn empty_lists_say_what_to_do_and_feeds_are_added_here(backend: Backend) {
@@ -73,6 +76,34 @@ async fn empty_lists_say_what_to_do_and_feeds_are_added_here(backend: Backend) {
         .await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST, "already there");
     assert_eq!(app.count("SELECT COUNT(*) FROM feeds").await, 1);
+
+    // A slow feed: the editor gets the page back while it is still being
+    // fetched, and its stories arrive once it answers.
+    let gate = Arc::new(Semaphore::new(0));
+    let slow = serve_feed_behind(
+        rss(&[("late", "The slow story", Utc::now() - Duration::hours(1))]),
+        Some(gate.clone()),
+    )
+    .await;
+    let added = app
+        .admin_post("/admin/feeds", &[("csrf", &csrf), ("url", &slow)])
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let stories = app.get("/admin/stories").await.text().await.unwrap();
+    assert!(stories.contains("not polled yet"), "{stories}");
+    assert!(!stories.contains("The slow story"), "{stories}");
+    gate.add_permits(1);
+    let mut arrived = false;
+    for _ in 0..200 {
+        let stories = app.get("/admin/stories").await.text().await.unwrap();
+        // the stories, then the feed's poll time
+        if stories.contains("The slow story") && !stories.contains("not polled yet") {
+            arrived = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(arrived, "the slow feed's first poll finished");
     app.stop().await;
 }
 

@@ -312,7 +312,7 @@ async fn stories_page_shows_each_feeds_last_poll_and_error(backend: Backend) {
         "{broken}"
     );
     assert!(
-        row("new.example.org").contains("—"),
+        row("new.example.org").contains("not polled yet"),
         "never polled: {feeds}"
     );
     app.stop().await;

@@ -6,10 +6,10 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use crate::http_server::serve_http;
 use gazette::feeds::{FeedFetcher, poll_feed_now};
 
 impl TestApp {
@@ -48,37 +48,25 @@ struct FeedServer {
 
 impl FeedServer {
     async fn start() -> FeedServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let log = log.clone();
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buffer = [0u8; 4096];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buffer).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buffer[..n]),
-                        }
-                    }
-                    let request = String::from_utf8_lossy(&request).to_string();
-                    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                    let if_none_match = request.lines().find_map(|l| {
-                        let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("if-none-match")
-                            .then(|| value.trim().to_string())
-                    });
-                    log.lock().unwrap().push(Seen {
-                        path: path.clone(),
-                        if_none_match: if_none_match.clone(),
-                    });
-                    let _ = respond(&mut socket, &path, if_none_match.as_deref()).await;
+        let base = serve_http(move |request, mut socket| {
+            let log = log.clone();
+            async move {
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let if_none_match = request.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("if-none-match")
+                        .then(|| value.trim().to_string())
                 });
+                log.lock().unwrap().push(Seen {
+                    path: path.clone(),
+                    if_none_match: if_none_match.clone(),
+                });
+                let _ = respond(&mut socket, &path, if_none_match.as_deref()).await;
             }
-        });
+        })
+        .await;
         FeedServer { base, seen }
     }
 

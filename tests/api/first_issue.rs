@@ -14,39 +14,38 @@ use gazette::scheduling::runner::SlotOutcome;
 use gazette::scheduling::{ManualClock, Scheduler};
 use gazette::users::Role;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
 
 use crate::admin::PASSWORD;
 use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::http_server::serve_http;
 
 /// Serves one RSS document at any path, for as long as the test runs.
 pub(crate) async fn serve_feed(rss: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/feed.xml", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let rss = rss.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n",
-                    rss.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(rss.as_bytes()).await;
-            });
+    serve_feed_behind(rss, None).await
+}
+
+/// [`serve_feed`] answering only once `gate` has a permit for each request:
+/// a slow feed, as slow as the test wants.
+pub(crate) async fn serve_feed_behind(rss: String, gate: Option<Arc<Semaphore>>) -> String {
+    let base = serve_http(move |_request, mut socket| {
+        let (rss, gate) = (rss.clone(), gate.clone());
+        async move {
+            if let Some(gate) = gate {
+                let _ = gate.acquire().await.map(|permit| permit.forget());
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n",
+                rss.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(rss.as_bytes()).await;
         }
-    });
-    url
+    })
+    .await;
+    format!("{base}/feed.xml")
 }
 
 /// An RSS feed of `(slug, title, published)` items.

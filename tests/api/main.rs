@@ -4,6 +4,7 @@
 mod browser_support;
 mod editor;
 mod helpers;
+mod http_server;
 mod imap_server;
 mod smtp_server;
 

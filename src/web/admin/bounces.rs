@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::auth::Editor;
 use super::error::AdminError;
-use super::layout::{page, when};
+use super::layout::{older_link, page, when};
 use crate::bounces::rates::{self, Rates};
 use crate::bounces::{EventFilter, MailEvent, MailEventKind};
 use crate::web::AppState;
@@ -43,9 +43,6 @@ pub async fn list(
         )
         .await?;
     let rates = rates::last_30_days(&state.store, crate::store::now_ms()).await?;
-    let next = (events.len() as i64 == PAGE_SIZE)
-        .then(|| events.last().map(|e| e.id))
-        .flatten();
     let body = html! {
         (rates_summary(&rates))
         form method="get" action="/admin/bounces" class="filters" {
@@ -68,9 +65,7 @@ pub async fn list(
             }
         } @else {
             (event_table(&events, true))
-            @if let Some(before) = next {
-                p { a href={"/admin/bounces?kind=" (query.kind) "&before=" (before)} { "Older events →" } }
-            }
+            (older_link(&events, PAGE_SIZE, |e| e.id, |id| format!("/admin/bounces?kind={}&before={id}", query.kind), "Older events →"))
         }
     };
     Ok(page(&editor, SECTION, "Bounces and complaints", body))

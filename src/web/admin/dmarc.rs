@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::auth::Editor;
 use super::error::AdminError;
-use super::layout::{page, when};
+use super::layout::{older_link, page, when};
 use crate::store::dmarc_reports::DmarcReport;
 use crate::web::AppState;
 
@@ -32,9 +32,6 @@ pub async fn list(
         .dmarc_reports()
         .list(query.before, PAGE_SIZE)
         .await?;
-    let next = (reports.len() as i64 == PAGE_SIZE)
-        .then(|| reports.last().map(|r| r.id))
-        .flatten();
     let body = html! {
         p { a href="/admin/bounces" { "← Bounces and complaints" } }
         @if reports.is_empty() {
@@ -46,9 +43,7 @@ pub async fn list(
             }
         } @else {
             (report_table(&reports))
-            @if let Some(before) = next {
-                p { a href={"/admin/dmarc?before=" (before)} { "Older reports →" } }
-            }
+            (older_link(&reports, PAGE_SIZE, |r| r.id, |id| format!("/admin/dmarc?before={id}"), "Older reports →"))
         }
     };
     Ok(page(&editor, SECTION, "DMARC reports", body))

@@ -92,6 +92,23 @@ pub fn page_with_head(
     respond(StatusCode::OK, document(title, head_extra, body))
 }
 
+/// The link to the next page of a list paged by id, newest first: shown
+/// when `rows` filled the page, pointing past its last row (`href` makes
+/// the address from that id).
+pub fn older_link<T>(
+    rows: &[T],
+    page_size: i64,
+    id: impl Fn(&T) -> i64,
+    href: impl Fn(i64) -> String,
+    label: &str,
+) -> Markup {
+    let full = i64::try_from(rows.len()).is_ok_and(|n| n == page_size);
+    match rows.last().filter(|_| full) {
+        Some(last) => html! { p { a href=(href(id(last))) { (label) } } },
+        None => html! {},
+    }
+}
+
 /// Unix ms as a UTC time for tables.
 pub fn when(ms: i64) -> String {
     crate::console::format_ms(ms)

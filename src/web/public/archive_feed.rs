@@ -4,6 +4,8 @@
 //! stories as HTML content. Written with quick-xml's writer, which escapes
 //! every text and attribute, so nothing from outside can break the XML.
 
+use std::collections::HashMap;
+
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -12,6 +14,7 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use crate::newsletters::Newsletter;
 use crate::store::issues::IssueContent;
+use crate::store::stories::Story;
 use crate::web::AppState;
 
 /// The latest issues a feed holds; readers keep what they have seen.
@@ -32,15 +35,24 @@ pub async fn feed(state: web::Data<AppState>, slug: web::Path<String>) -> HttpRe
         Ok(issues) => issues,
         Err(error) => return unavailable(&error),
     };
-    let mut contents = Vec::with_capacity(issues.len());
-    for issue in &issues {
-        match state.store.issue_content(issue.id).await {
-            Ok(Some(content)) => contents.push(content),
-            // removed since it was listed: left out
-            Ok(None) => {}
-            Err(error) => return unavailable(&error),
+    let ids: Vec<i64> = issues.iter().map(|issue| issue.id).collect();
+    let mut stories: HashMap<i64, Vec<Story>> = HashMap::new();
+    match state.store.stories().of_issues(&ids).await {
+        Ok(rows) => {
+            for (issue_id, story) in rows {
+                stories.entry(issue_id).or_default().push(story);
+            }
         }
+        Err(error) => return unavailable(&error),
     }
+    let contents: Vec<IssueContent> = issues
+        .into_iter()
+        .map(|issue| IssueContent {
+            stories: stories.remove(&issue.id).unwrap_or_default(),
+            newsletter: newsletter.clone(),
+            issue,
+        })
+        .collect();
     let base = state.settings.base_url();
     match atom(base, &state.settings.site.name, &newsletter, &contents) {
         Ok(xml) => HttpResponse::Ok()

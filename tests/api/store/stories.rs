@@ -245,6 +245,20 @@ async fn stories_are_listed_searched_and_selected(backend: Backend) {
         [old.id, mid.id],
         "in its order"
     );
+    let of_issues = store
+        .stories()
+        .of_issues(&[issue, issue + 1])
+        .await
+        .unwrap();
+    assert_eq!(
+        of_issues
+            .iter()
+            .map(|(of, story)| (*of, story.id))
+            .collect::<Vec<_>>(),
+        [(issue, old.id), (issue, mid.id)],
+        "each with its issue, in its order"
+    );
+    assert!(store.stories().of_issues(&[]).await.unwrap().is_empty());
 }
 
 crate::both_databases!(
