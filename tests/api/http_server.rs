@@ -1,6 +1,7 @@
 //! A loopback HTTP/1.1 server for tests that need a site to fetch (feeds):
 //! each connection's request head is read, then handed with the socket to
 //! the test's answer.
+#![allow(clippy::unwrap_used)]
 
 use std::future::Future;
 
