@@ -18,11 +18,12 @@ use super::direct::{DirectError, DirectWriter};
 use crate::store::{Store, StoreError};
 
 /// How often the index is brought up to date.
-const TICK: Duration = Duration::from_secs(1);
-/// Subscribers added to the index in one transaction: big enough to catch
-/// up quickly after an import, small enough to hold the write lock for a
-/// few tens of milliseconds.
-pub const BATCH: i64 = 5_000;
+const TICK: Duration = Duration::from_millis(200);
+/// Subscribers added to the index in one transaction: big enough that a
+/// row costs a fraction of what it would in its signup's transaction,
+/// small enough to hold the write lock for a few milliseconds, which
+/// every signup waiting meanwhile adds to its answer time.
+pub const BATCH: i64 = 1_000;
 
 impl Store {
     /// Adds up to `batch` subscribers not in SQLite's address index yet,
