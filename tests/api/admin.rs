@@ -176,6 +176,11 @@ impl TestApp {
         (detail, answer)
     }
 
+    /// The body of a page the logged-in user GETs.
+    pub async fn page_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     pub async fn admin_post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.client
             .post(self.url(path))

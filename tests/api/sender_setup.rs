@@ -88,21 +88,11 @@ async fn smtp_sends_no_issue_until_the_sender_is_set(backend: Backend) {
     // The admin says why, offers no send, and refuses one.
     app.add_user("admin@example.org", Role::Admin).await;
     app.log_in("admin@example.org", PASSWORD).await;
-    let page = app
-        .get(&format!("/admin/issues/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text(&format!("/admin/issues/{id}")).await;
     assert!(page.contains("id=\"sender-banner\""), "{page}");
     assert!(page.contains("site.postal_address"), "{page}");
     assert!(!page.contains("Send now"), "{page}");
-    let confirm = app
-        .get(&format!("/admin/issues/{id}/send"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let confirm = app.page_text(&format!("/admin/issues/{id}/send")).await;
     assert!(confirm.contains("cannot be sent yet"), "{confirm}");
     let posted = app
         .admin_post(
@@ -116,7 +106,7 @@ async fn smtp_sends_no_issue_until_the_sender_is_set(backend: Backend) {
         editor.get(&format!("/api/issues/{id}")).await.body["status"],
         "draft"
     );
-    let dashboard = app.get("/admin").await.text().await.unwrap();
+    let dashboard = app.page_text("/admin").await;
     assert!(dashboard.contains("id=\"sender-banner\""), "{dashboard}");
     for todo in ["setup-postal-address", "setup-sender"] {
         assert!(
@@ -140,12 +130,7 @@ async fn file_transport_sends_under_a_banner(backend: Backend) {
     let id = draft(&app).await;
     app.add_user("admin@example.org", Role::Admin).await;
     app.log_in("admin@example.org", PASSWORD).await;
-    let page = app
-        .get(&format!("/admin/issues/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text(&format!("/admin/issues/{id}")).await;
     assert!(page.contains("class=\"flash warn\""), "{page}");
     assert!(
         page.contains("not sent, so everything can be tried"),
@@ -173,7 +158,7 @@ async fn dashboard_lists_the_set_up_left(backend: Backend) {
     let app = spawn_app(backend).await;
     app.add_user("admin@example.org", Role::Admin).await;
     app.log_in("admin@example.org", PASSWORD).await;
-    let dashboard = app.get("/admin").await.text().await.unwrap();
+    let dashboard = app.page_text("/admin").await;
     assert!(!dashboard.contains("id=\"sender-banner\""), "both are set");
     for (step, state) in [
         ("setup-postal-address", "done"),
@@ -195,7 +180,7 @@ async fn dashboard_lists_the_set_up_left(backend: Backend) {
         .put("/api/newsletters/news", &json!({"schedule": "0 7 * * *"}))
         .await;
     assert_eq!(changed.status, 200, "{}", changed.body);
-    let dashboard = app.get("/admin").await.text().await.unwrap();
+    let dashboard = app.page_text("/admin").await;
     for step in ["setup-story", "setup-newsletter"] {
         assert!(
             dashboard.contains(&format!("id=\"{step}\" class=\"done\"")),

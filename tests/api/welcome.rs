@@ -50,12 +50,7 @@ async fn welcome_is_written_previewed_and_sent_once(backend: Backend) {
     app.add_user("admin@example.org", Role::Admin).await;
     app.log_in("admin@example.org", PASSWORD).await;
 
-    let page = app
-        .get("/admin/newsletters/news/welcome")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text("/admin/newsletters/news/welcome").await;
     assert!(page.contains("id=\"no-welcome\""), "{page}");
     let csrf = csrf_of(&page);
     // A body without a subject is refused, and nothing is stored.
@@ -89,12 +84,7 @@ async fn welcome_is_written_previewed_and_sent_once(backend: Backend) {
         )
         .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    let page = app
-        .get("/admin/newsletters/news/welcome")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text("/admin/newsletters/news/welcome").await;
     assert!(page.contains("id=\"welcome-text\""), "{page}");
     assert!(page.contains("Merci **beaucoup**"), "{page}");
     let preview = app
