@@ -29,7 +29,9 @@ pub struct PassReport {
     pub removed: u64,
 }
 
-/// Runs [`pass`] every few minutes until `shutdown`.
+/// Runs [`pass`] every few minutes until `shutdown`, the first a few
+/// minutes after the start: nothing is urgent by a few minutes, and a
+/// restart (or a test seeding old signups) does not race a pass.
 pub async fn run(
     store: Store,
     settings: SubscriptionSettings,
@@ -37,6 +39,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(EVERY) => {}
+        }
         match pass(&store, &settings, &waker, now_ms()).await {
             Ok(PassReport {
                 reminded: 0,
@@ -48,10 +54,6 @@ pub async fn run(
                 "unconfirmed signups reminded and removed"
             ),
             Err(error) => tracing::warn!(%error, "cannot remind or remove unconfirmed signups"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(EVERY) => {}
         }
     }
 }
