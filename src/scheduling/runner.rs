@@ -87,6 +87,8 @@ pub struct Scheduler {
     waker: MailWaker,
     clock: Arc<dyn Clock>,
     changed: Arc<Notify>,
+    /// Read once from the settings, which do not change while it runs.
+    sender: Arc<SenderSetup>,
 }
 
 impl Scheduler {
@@ -98,6 +100,7 @@ impl Scheduler {
         clock: Arc<dyn Clock>,
     ) -> Scheduler {
         Scheduler {
+            sender: Arc::new(SenderSetup::of(&settings)),
             store,
             settings,
             templates,
@@ -144,7 +147,7 @@ impl Scheduler {
                 .await?;
         }
         report.sent_scheduled =
-            send_due_issues(&self.store, &self.waker, &self.sender(), now, grace).await?;
+            send_due_issues(&self.store, &self.waker, &self.sender, now, grace).await?;
         Ok(report)
     }
 
@@ -268,9 +271,9 @@ impl Scheduler {
                     .await?;
                 SlotOutcome::Draft(issue.id)
             }
-            BuildOutcome::Built(issue) => match self.sender().allow_issue() {
+            BuildOutcome::Built(issue) => match self.sender.allow_issue() {
                 Ok(()) => {
-                    send_issue(&self.store, &self.waker, &self.sender(), issue.id).await?;
+                    send_issue(&self.store, &self.waker, &self.sender, issue.id).await?;
                     SlotOutcome::Sent(issue.id)
                 }
                 // Left for the editors, who see why on its page.
@@ -284,10 +287,6 @@ impl Scheduler {
         Ok(outcome)
     }
 
-    fn sender(&self) -> SenderSetup {
-        SenderSetup::of(&self.settings)
-    }
-
     /// An instance that died between building an auto-send issue and
     /// sending it leaves a draft; the next pass sends it (the fan-out is
     /// idempotent, so two instances doing this at once add nothing twice).
@@ -296,7 +295,7 @@ impl Scheduler {
         newsletter: &Newsletter,
         not_before: DateTime<Utc>,
     ) -> Result<(), SchedulingError> {
-        if newsletter.review_before_send || self.sender().allow_issue().is_err() {
+        if newsletter.review_before_send || self.sender.allow_issue().is_err() {
             return Ok(());
         }
         let stranded = self
@@ -313,7 +312,7 @@ impl Scheduler {
                 issue_id,
                 "sending a scheduled issue left as a draft by a stopped instance"
             );
-            send_issue(&self.store, &self.waker, &self.sender(), issue_id).await?;
+            send_issue(&self.store, &self.waker, &self.sender, issue_id).await?;
         }
         Ok(())
     }

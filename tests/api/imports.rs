@@ -87,16 +87,6 @@ async fn active_count(app: &TestApp) -> i64 {
     .await
 }
 
-async fn confirmations_to(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM deliveries WHERE kind = 'confirmation' AND recipient = $1",
-    )
-    .bind(email)
-    .fetch_one(app.store.pool())
-    .await
-    .unwrap()
-}
-
 /// What the rows of FILE must have become, whichever way it was imported.
 async fn assert_imported(app: &TestApp) {
     let ann = subscription_of(app, "ann@example.org").await.unwrap();
@@ -107,10 +97,10 @@ async fn assert_imported(app: &TestApp) {
     for pending in ["cat@example.org", "dan@example.org"] {
         let row = subscription_of(app, pending).await.unwrap();
         assert_eq!((row.0.as_str(), row.1.as_str()), ("pending", "pending"));
-        assert_eq!(confirmations_to(app, pending).await, 1, "{pending}");
+        assert_eq!(app.confirmation_mails(pending).await, 1, "{pending}");
     }
     for no_mail in ["ann@example.org", "bob@example.org", "kept@example.org"] {
-        assert_eq!(confirmations_to(app, no_mail).await, 0, "{no_mail}");
+        assert_eq!(app.confirmation_mails(no_mail).await, 0, "{no_mail}");
     }
     assert!(subscription_of(app, "gone@example.org").await.is_none());
     assert!(subscription_of(app, "short@example.org").await.is_none());
@@ -269,7 +259,7 @@ async fn admin_import_reports_rejected_rows_and_mails_only_the_unconfirmed(backe
     assert_eq!(progress["added_active"], 0);
     assert_eq!(progress["added_pending"], 0);
     assert_eq!(progress["unchanged"], 5);
-    assert_eq!(confirmations_to(&app, "cat@example.org").await, 1);
+    assert_eq!(app.confirmation_mails("cat@example.org").await, 1);
     smtp.stop();
     app.stop().await;
 }

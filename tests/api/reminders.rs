@@ -27,16 +27,6 @@ async fn age(app: &TestApp, email: &str, hours: i64) {
     .unwrap();
 }
 
-async fn confirmations_to(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM deliveries WHERE kind = 'confirmation' AND recipient = $1",
-    )
-    .bind(email)
-    .fetch_one(app.store.pool())
-    .await
-    .unwrap()
-}
-
 async fn one_reminder_then_removal(backend: Backend) {
     let app = spawn_app(backend).await;
     for email in ["late@example.net", "gone@example.net", "fresh@example.net"] {
@@ -63,7 +53,7 @@ async fn one_reminder_then_removal(backend: Backend) {
             removed: 0
         }
     );
-    assert_eq!(confirmations_to(&app, "late@example.net").await, 2);
+    assert_eq!(app.confirmation_mails("late@example.net").await, 2);
     // The reminder says so, and its fresh link confirms.
     app.confirmation_link("late@example.net").await;
     let mail = newest_mail_to(&app.settings.mail.outbox_dir, "late@example.net").unwrap();
@@ -86,7 +76,7 @@ async fn one_reminder_then_removal(backend: Backend) {
     age(&app, "gone@example.net", 48).await;
     let again = pass(&app.store, &settings, &waker, now_ms()).await.unwrap();
     assert_eq!(again.reminded, 0);
-    assert_eq!(confirmations_to(&app, "gone@example.net").await, 2);
+    assert_eq!(app.confirmation_mails("gone@example.net").await, 2);
 
     // The reminder shows on the subscriber's page.
     app.add_user("admin@example.org", Role::Admin).await;
