@@ -16,6 +16,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::config::DatabaseSettings;
 
+mod address_index;
 pub mod dmarc_reports;
 pub mod feeds;
 mod handle;
@@ -33,8 +34,8 @@ pub mod stories;
 pub mod subscribers;
 pub mod users;
 
+pub use address_index::BATCH as ADDRESS_INDEX_BATCH;
 use postgres::connect::connect_postgres;
-pub use sqlite::ADDRESS_INDEX_BATCH;
 use sqlite::checkpointer::Checkpointer;
 use sqlite::connect::{connect_sqlite, sqlite_url_with_create};
 pub(crate) use sqlite::direct::{DirectError, DirectWriter};

@@ -2,66 +2,46 @@
 //! migrations 0006 and 0010) takes new subscribers in batches, here, not
 //! in the transaction that adds them: writing FTS5 a few rows at a time
 //! cost a signup group about a fifth of its turn at the write lock, where
-//! a batch of thousands costs each row a fraction of that. The search
+//! a batch of hundreds costs each row a fraction of that. The search
 //! reads the subscribers not indexed yet with a plain LIKE
 //! (`store::subscribers::search`), so an address is found at once either
 //! way.
 //!
-//! PostgreSQL's trigram index is kept by PostgreSQL itself; nothing runs
-//! there.
-
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
+//! FTS5 merges the index's segments in steps of their own (migration
+//! 0020 turned its automatic merging off): each step writes about
+//! [`MERGE_PAGES`] pages in its own short transaction, so the signups
+//! waiting for the write lock take their turns between steps instead of
+//! waiting for a whole merge.
+//!
+//! The task that calls it is in `store::address_index`.
 
 use super::direct::{DirectError, DirectWriter};
-use crate::store::{Store, StoreError};
 
-/// How often the index is brought up to date.
-const TICK: Duration = Duration::from_millis(200);
 /// Subscribers added to the index in one transaction: big enough that a
 /// row costs a fraction of what it would in its signup's transaction,
-/// small enough to hold the write lock for a few milliseconds, which
+/// small enough to hold the write lock for about a millisecond, which
 /// every signup waiting meanwhile adds to its answer time.
-pub const BATCH: i64 = 1_000;
+pub const BATCH: i64 = 200;
+/// Pages of the index one merge step writes, in about a millisecond.
+const MERGE_PAGES: i64 = 8;
+/// Merge steps after a batch at most: more than a batch needs (it writes a
+/// few pages, each merged once a level), while an import's catch-up still
+/// gets to its next batch.
+const MERGE_STEPS: usize = 64;
 
-impl Store {
-    /// Adds up to `batch` subscribers not in SQLite's address index yet,
-    /// in id order; returns how many. Nothing on PostgreSQL.
-    pub async fn index_new_addresses(&self, batch: i64) -> Result<usize, StoreError> {
-        let Some(direct) = self.direct() else {
-            return Ok(0);
-        };
-        Ok(index_batch(direct, batch).await?)
-    }
-
-    /// Keeps SQLite's address index up to date until `shutdown`: every
-    /// [`TICK`], and at once again after a full batch (an import to catch
-    /// up with). Returns at once on PostgreSQL.
-    pub async fn keep_address_index(self, shutdown: CancellationToken) {
-        if self.direct().is_none() {
-            return;
-        }
-        loop {
-            let added = match self.index_new_addresses(BATCH).await {
-                Ok(added) => added,
-                Err(error) => {
-                    tracing::warn!(%error, "the address index could not be brought up to date");
-                    0
-                }
-            };
-            if added as i64 >= BATCH {
-                if shutdown.is_cancelled() {
-                    return;
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(TICK) => {}
+/// Adds up to `batch` subscribers not in the index yet, in id order, then
+/// merges the index's segments as far as needed; returns how many
+/// subscribers were added.
+pub(crate) async fn index_new(direct: &DirectWriter, batch: i64) -> Result<usize, DirectError> {
+    let added = index_batch(direct, batch).await?;
+    if added > 0 {
+        for _ in 0..MERGE_STEPS {
+            if !merge_step(direct).await? {
+                break;
             }
         }
     }
+    Ok(added)
 }
 
 async fn index_batch(direct: &DirectWriter, batch: i64) -> Result<usize, DirectError> {
@@ -88,6 +68,24 @@ async fn index_batch(direct: &DirectWriter, batch: i64) -> Result<usize, DirectE
             tx.prepare_cached("UPDATE address_index_state SET indexed_up_to = $1")?
                 .execute([to])?;
             Ok(added)
+        })
+        .await
+}
+
+/// One step of merging the index's segments, in its own transaction;
+/// `false` when there was nothing to merge. FTS5 merges only where a level
+/// holds `usermerge` (4) segments or a merge is under way, and tells that
+/// it worked by two changes or more.
+async fn merge_step(direct: &DirectWriter) -> Result<bool, DirectError> {
+    direct
+        .write(|tx| {
+            let before = tx.total_changes();
+            tx.prepare_cached(
+                "INSERT INTO subscriber_address_trigrams (subscriber_address_trigrams, rank) \
+                 VALUES ('merge', $1)",
+            )?
+            .execute([MERGE_PAGES])?;
+            Ok(tx.total_changes() - before >= 2)
         })
         .await
 }

@@ -4,6 +4,7 @@
 //! their tricks differ.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod address_index;
 mod dmarc_reports;
 mod feeds;
 mod imports;
