@@ -1,7 +1,7 @@
 //! PostgreSQL's claims: the chosen rows locked with `FOR UPDATE SKIP
 //! LOCKED`, so instances sharing a database never claim the same row; one
-//! statement, so one round trip, and the digest rows' recipients are read
-//! in it: the claim and the read stand or fall together.
+//! statement, and the digest rows' recipients are read in it: the claim
+//! and the read stand or fall together.
 //!
 //! The claim is planned with sorts disabled, so it always walks the
 //! partial index `deliveries_claim_*` in id order and stops at the limit.

@@ -24,10 +24,15 @@ use crate::helpers::{Backend, TestDb};
 
 /// A migrated store on a database of its own, kept while the `TestDb` is.
 pub async fn fresh_store(backend: Backend) -> (TestDb, Store) {
+    fresh_store_with(backend, 4).await
+}
+
+/// [`fresh_store`] with a pool of `max_connections`.
+pub async fn fresh_store_with(backend: Backend, max_connections: u32) -> (TestDb, Store) {
     let db = TestDb::create(backend).await;
     let store = Store::connect(&DatabaseSettings {
         url: db.url.clone().into(),
-        max_connections: 4,
+        max_connections,
     })
     .await
     .expect("store connects");

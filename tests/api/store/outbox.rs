@@ -3,10 +3,8 @@
 use gazette::store::Store;
 use gazette::store::outbox::{MailBody, MailKind, OneOffMail, Outcome};
 
-use gazette::config::DatabaseSettings;
-
-use super::fresh_store;
-use crate::helpers::{Backend, TestDb};
+use super::{fresh_store, fresh_store_with};
+use crate::helpers::Backend;
 
 const NOTICE: MailKind = MailKind::new("notice");
 
@@ -263,14 +261,7 @@ async fn index_scans(store: &Store) -> (i64, i64) {
 /// rows by walking the claim's partial index, never by gathering and
 /// sorting every unfinished row.
 async fn a_long_unanalyzed_queue_is_claimed_by_its_index(backend: Backend) {
-    let db = TestDb::create(backend).await;
-    let store = Store::connect(&DatabaseSettings {
-        url: db.url.clone().into(),
-        max_connections: 1,
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
+    let (_db, store) = fresh_store_with(backend, 1).await;
     let mut tx = store.begin_write().await.unwrap();
     let mut ids = Vec::new();
     for n in 0..3_000 {
