@@ -113,11 +113,21 @@ pub struct FaultCounts {
 }
 
 impl State {
-    /// The answer for the next message: the plan first, then chaos.
+    /// The answer for the next message: the plan first, then chaos. Both
+    /// are counted in [`FaultCounts`], so a test can plan the faults it
+    /// must see and let chaos add more.
     fn next_reply(&mut self) -> Reply {
-        if let Some(reply) = self.plan.pop_front() {
-            return reply;
+        let reply = self.plan.pop_front().unwrap_or_else(|| self.chaos_reply());
+        match reply {
+            Reply::TempFail => self.faults.temp_failures += 1,
+            Reply::DropDuringData => self.faults.dropped_during_data += 1,
+            Reply::AcceptedReplyLost => self.faults.lost_replies += 1,
+            Reply::Accept | Reply::PermFail => {}
         }
+        reply
+    }
+
+    fn chaos_reply(&mut self) -> Reply {
         let Some((chaos, rng)) = self.chaos.as_mut() else {
             return Reply::Accept;
         };
@@ -127,13 +137,10 @@ impl State {
         let drop = chaos.drop_connection_per_mille;
         let lost = chaos.lost_reply_per_mille * 2;
         if roll < temp {
-            self.faults.temp_failures += 1;
             Reply::TempFail
         } else if roll < temp + drop {
-            self.faults.dropped_during_data += 1;
             Reply::DropDuringData
         } else if roll < temp + drop + lost {
-            self.faults.lost_replies += 1;
             Reply::AcceptedReplyLost
         } else {
             Reply::Accept
