@@ -26,13 +26,14 @@ async fn flaky_smtp_delivers_every_message_and_repeats_only_lost_replies(backend
     // At these rates a short run (CI's 300 rows) can draw none of the
     // faults that matter; one of each, early, makes the test always able
     // to fail. Chaos adds the rest.
-    let accept_four = [Reply::Accept; 4];
-    smtp.then(&accept_four);
-    smtp.then(&[Reply::TempFail]);
-    smtp.then(&accept_four);
-    smtp.then(&[Reply::DropDuringData]);
-    smtp.then(&accept_four);
-    smtp.then(&[Reply::AcceptedReplyLost]);
+    for fault in [
+        Reply::TempFail,
+        Reply::DropDuringData,
+        Reply::AcceptedReplyLost,
+    ] {
+        smtp.then(&[Reply::Accept; 4]);
+        smtp.then(&[fault]);
+    }
     let db = TestDb::create(backend).await;
     migrate(&db);
     let store = open_store(&db).await;
